@@ -1,0 +1,7 @@
+"""``python -m dwell``."""
+
+from __future__ import annotations
+
+from dwell.cli import main
+
+raise SystemExit(main())

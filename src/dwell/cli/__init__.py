@@ -1,0 +1,73 @@
+"""The ``dwell`` command line: the only place that prints or exits.
+
+Exit codes: 0 success; 1 fatal error; 2 bad usage; 3 finished, but some input was skipped
+(see the warnings); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from typing import TYPE_CHECKING
+
+from dwell import __version__
+from dwell.cli import _commands
+from dwell.cli._console import Ui
+from dwell.errors import DwellError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"dwell: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = _Parser(
+        prog="dwell", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--version", action="version", version=f"dwell {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="more detail; show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for register in _commands.REGISTRY:
+        register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    ui = Ui(quiet=args.quiet, verbose=args.verbose)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args, ui))
+    except UsageError as exc:
+        ui.error(str(exc))
+        return EXIT_USAGE
+    except DwellError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        ui.error(str(exc))
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        ui.error("interrupted; committed sources are kept, re-run to complete")
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return EXIT_OK

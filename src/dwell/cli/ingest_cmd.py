@@ -1,0 +1,224 @@
+"""``dwell ingest`` and ``dwell info``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dwell.errors import UsageError
+from dwell.ingest.pipeline import IngestOptions, Unit, discover, hash_unit, run_units
+from dwell.model import IngestWarning
+from dwell.store import CaseWriter, PartWriter, open_case
+
+if TYPE_CHECKING:
+    import argparse
+
+    from dwell.cli._console import Ui
+
+DEFAULT_CASE = "dwell-case"
+
+
+def add_case_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--case", default=DEFAULT_CASE, metavar="DIR",
+                        help=f"case directory (default: ./{DEFAULT_CASE})")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    ingest = sub.add_parser("ingest", parents=[common], help="read event logs into a case",
+                            description="Read EVTX, evtx-JSON, flat JSON and ECS logs (files, "
+                            "directories, .gz and .zip) into a case store.")
+    ingest.add_argument("paths", nargs="+", metavar="PATH")
+    add_case_arg(ingest)
+    ingest.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: number of CPUs)")
+    ingest.set_defaults(handler=run_ingest)
+
+    info = sub.add_parser("info", parents=[common], help="what a case holds")
+    add_case_arg(info)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(handler=run_info)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest run did."""
+
+    files: int = 0
+    records: int = 0
+    bytes: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    warnings: list[IngestWarning] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rate = self.records / self.seconds if self.seconds else 0.0
+        return (
+            f"ingested {self.files} files, {self.records} events "
+            f"({self.bytes / 1e6:.1f} MB) in {self.seconds:.1f} s ({rate:,.0f} events/s); "
+            f"{self.duplicates} already in the case, {self.skipped} not logs, "
+            f"{len(self.warnings)} warnings"
+        )
+
+
+def ingest_paths(paths: list[str], case: str, ui: Ui, jobs: int = 1,
+                 options: IngestOptions | None = None) -> IngestReport:
+    """Ingest ``paths`` into ``case``; every problem is stored as a warning."""
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    options = options or IngestOptions(evtx_threads=0 if jobs == 1 else 1)
+    report = IngestReport()
+    started = time.perf_counter()
+    with CaseWriter(case) as writer:
+        units: list[Unit] = []
+        for item in discover(paths):
+            if isinstance(item, IngestWarning):
+                report.warnings.append(item)
+            else:
+                units.append(item)
+        queued: list[tuple[Unit, str, int]] = []
+        seen: set[str] = set()
+        for unit in units:
+            try:
+                sha, size = hash_unit(unit, options)
+            except OSError as exc:
+                report.warnings.append(IngestWarning(unit.path, f"unreadable: {exc}"))
+                continue
+            if sha in seen or writer.known(sha) is not None:
+                report.duplicates += 1
+                continue
+            seen.add(sha)
+            queued.append((unit, sha, size))
+        total_bytes = sum(size for _, _, size in queued)
+        sink = functools.partial(PartWriter, str(writer.case))
+        progress = _progress(ui)
+        task = progress.add_task("ingest", total=total_bytes or 1, files=0, records=0)
+        with progress:
+            for result in run_units(queued, sink, options, workers=min(jobs, len(queued) or 1)):
+                report.warnings.extend(result.warnings)
+                unit = result.unit
+                if result.summary is not None:
+                    writer.commit_source(result.summary, result.parts, result.warnings)
+                    report.files += 1
+                    report.records += result.summary.records
+                    report.bytes += result.summary.size
+                    ui.detail(f"{unit.path}: {result.summary.records} events")
+                else:
+                    if result.skipped is not None:
+                        if unit.explicit:
+                            report.warnings.append(IngestWarning(unit.path, result.skipped))
+                        else:
+                            report.skipped += 1
+                            writer.add_skipped(unit.path, result.skipped)
+                            ui.detail(f"{unit.path}: skipped, {result.skipped}")
+                    writer.add_warnings(
+                        [w for w in report.warnings[-len(result.warnings) - 1:]
+                         if w.file == unit.path] if unit.explicit and result.skipped
+                        else result.warnings
+                    )
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                progress.update(task, advance=result.summary.size if result.summary else 0,
+                                files=report.files, records=report.records,
+                                rate=f"{report.records / elapsed:,.0f} rec/s "
+                                     f"{report.bytes / elapsed / 1e6:,.1f} MB/s")
+        missing = [w for w in report.warnings if w.reason.startswith("no such file")]
+        if missing:
+            writer.add_warnings(missing)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _progress(ui: Ui) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.fields[files]} files {task.fields[records]:,} records"),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+        console=ui.err, disable=not ui.interactive, transient=True,
+    ) if ui.interactive else Progress(disable=True)
+
+
+def run_ingest(args: argparse.Namespace, ui: Ui) -> int:
+    report = ingest_paths(args.paths, args.case, ui, jobs=args.jobs)
+    for warning in report.warnings[:20]:
+        ui.info(f"warning: {warning.where()}: {warning.reason}")
+    if len(report.warnings) > 20:
+        ui.info(f"... and {len(report.warnings) - 20} more (`dwell info --case {args.case}`)")
+    ui.print(report.line(), markup=False)
+    return 3 if report.warnings else 0
+
+
+def case_info(case: str) -> dict[str, Any]:
+    """The ``dwell info --json`` object."""
+    with open_case(case) as reader:
+        events = reader.sql("SELECT count(*) FROM events").fetchone()
+        span = reader.sql(
+            "SELECT min(timestamp), max(timestamp) FROM events WHERE timestamp IS NOT NULL"
+        ).fetchone()
+        hosts = reader.sql(
+            "SELECT coalesce(host_short, '?'), count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        channels = reader.sql(
+            "SELECT coalesce(channel, '?'), count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        sources = reader.sql("SELECT count(*), coalesce(sum(size), 0) FROM sources").fetchone()
+        formats = reader.sql(
+            "SELECT format, count(*) FROM sources GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        warnings = reader.sql(
+            'SELECT file, record, line, "offset", reason FROM warnings ORDER BY file, record, line'
+        ).fetchall()
+        skipped = reader.sql("SELECT count(*) FROM skipped").fetchone()
+    assert events and span and sources and skipped
+    return {
+        "case": str(case),
+        "events": int(events[0]),
+        "sources": int(sources[0]),
+        "bytes": int(sources[1]),
+        "formats": {str(f): int(n) for f, n in formats},
+        "warnings": len(warnings),
+        "skipped": int(skipped[0]),
+        "hosts": {str(h): int(n) for h, n in hosts},
+        "channels": {str(c): int(n) for c, n in channels},
+        "first": _iso(span[0]),
+        "last": _iso(span[1]),
+        "warning_list": [
+            {"file": f, "record": r, "line": ln, "offset": o, "reason": reason}
+            for f, r, ln, o, reason in warnings[:1000]
+        ],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    text: str = value.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def run_info(args: argparse.Namespace, ui: Ui) -> int:
+    info = case_info(args.case)
+    if args.json:
+        ui.out.print_json(json.dumps(info)) if ui.out.is_terminal else print(json.dumps(info))
+        return 0
+    ui.print(f"case {info['case']}: {info['events']:,} events from {info['sources']} sources "
+             f"({info['bytes'] / 1e6:.1f} MB); {info['first'] or '-'} .. {info['last'] or '-'}; "
+             f"{info['warnings']} warnings, {info['skipped']} non-log files skipped", markup=False)
+    for title, key in (("host", "hosts"), ("channel", "channels")):
+        table = Table(title=None, box=None, pad_edge=False)
+        table.add_column(title)
+        table.add_column("events", justify="right")
+        for name, count in list(info[key].items())[:30]:
+            table.add_row(name, f"{count:,}")
+        ui.print(table)
+    for w in info["warning_list"][:50]:
+        where = ", ".join(f"{k} {w[k]}" for k in ("record", "line", "offset") if w[k] is not None)
+        ui.print(f"warning: {w['file']}{': ' + where if where else ''}: {w['reason']}",
+                 markup=False)
+    return 0

@@ -1,0 +1,1 @@
+"""dwell.correlate stage."""

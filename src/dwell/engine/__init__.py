@@ -1,0 +1,1 @@
+"""dwell.engine stage."""

@@ -1,0 +1,317 @@
+"""Paths -> units (files and archive members) -> readers -> canonical batches -> a Sink.
+
+The pipeline never touches the store: the caller hands it a picklable ``sink_factory`` (the
+CLI passes the store's part writer), so sources can be read in worker processes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import zipfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+import pyarrow.compute as pc
+
+from dwell.ingest.normalize import to_batch
+from dwell.ingest.reader import RawRecord, sniff
+from dwell.ingest.readers.evtx import EvtxReader
+from dwell.ingest.readers.json import JsonReader, looks_like_events
+from dwell.model import IngestWarning, SourceSummary
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    import pyarrow as pa
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+_HASH_CHUNK = 4 * 1024 * 1024
+
+
+class Sink(Protocol):
+    """Where one source's canonical batches go."""
+
+    def write(self, batch: pa.RecordBatch, records: Sequence[RawRecord]) -> None:
+        """Take canonical rows ``batch`` made from ``records`` (same order)."""
+        ...
+
+    def close(self) -> list[tuple[str, int]]:
+        """Finish; return the part files written as ``[(name, rows)]``."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """Bounds and tuning of one ingest run."""
+
+    batch_rows: int = 50_000
+    max_member_bytes: int = 512 * 1024 * 1024  # an EVTX inside an archive is read into memory
+    max_stream_bytes: int = 64 * 1024 * 1024 * 1024  # decompressed bytes of one archive member
+    max_warnings_per_source: int = 1000
+    evtx_threads: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One thing to read: a file, a gzip file's content, or a zip archive member."""
+
+    path: str  # as the user will see it: "dir/x.evtx", "a.zip!x.evtx"
+    fs_path: str
+    member: str | None = None
+    compression: str | None = None
+    explicit: bool = False
+
+
+@dataclass(slots=True)
+class SourceResult:
+    """What reading one unit produced."""
+
+    unit: Unit
+    summary: SourceSummary | None = None
+    parts: list[tuple[str, int]] = field(default_factory=list)
+    warnings: list[IngestWarning] = field(default_factory=list)
+    skipped: str | None = None  # reason the unit is not a log at all
+    sha256: str | None = None
+    extras: dict[str, object] = field(default_factory=dict)  # what a sink adds (e.g. detections)
+
+
+def discover(paths: Iterable[str]) -> Iterator[Unit | IngestWarning]:
+    """Expand files, directories (recursively, sorted) and archives into units."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, onerror=None, followlinks=False):
+                dirs.sort()
+                for name in sorted(files):
+                    yield from _file_units(str(Path(root) / name), explicit=False)
+        elif path.exists():
+            yield from _file_units(given, explicit=True)
+        else:
+            yield IngestWarning(given, "no such file or directory")
+
+
+def _file_units(path: str, explicit: bool) -> Iterator[Unit | IngestWarning]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        yield IngestWarning(path, f"unreadable: {exc.strerror or exc}")
+        return
+    if head.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for info in sorted(archive.infolist(), key=lambda i: i.filename):
+                    if not info.is_dir():
+                        yield Unit(f"{path}!{info.filename}", path, info.filename, "zip", explicit)
+        except (zipfile.BadZipFile, OSError) as exc:
+            yield IngestWarning(path, f"damaged zip archive skipped: {exc}")
+    elif head.startswith(GZIP_MAGIC):
+        yield Unit(path, path, None, "gzip", explicit)
+    else:
+        yield Unit(path, path, None, None, explicit)
+
+
+class _Capped(io.RawIOBase):
+    """A read-only view of a decompressing stream that refuses to inflate past ``cap`` bytes."""
+
+    def __init__(self, inner: BinaryIO, cap: int, name: str) -> None:
+        self._inner = inner
+        self._cap = cap
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        if self._inner.tell() > self._cap:
+            raise OSError(f"{self._name}: decompressed size exceeds the limit of {self._cap} bytes")
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def open_unit(unit: Unit, options: IngestOptions) -> BinaryIO:
+    """A seekable binary stream of the unit's (decompressed) content."""
+    if unit.compression is None:
+        return open(unit.fs_path, "rb")
+    inner: BinaryIO
+    if unit.compression == "gzip":
+        inner = gzip.open(unit.fs_path, "rb")  # type: ignore[assignment]  # noqa: SIM115
+    else:
+        archive = zipfile.ZipFile(unit.fs_path)
+        assert unit.member is not None
+        inner = archive.open(unit.member)  # type: ignore[assignment]
+    return io.BufferedReader(_Capped(inner, options.max_stream_bytes, unit.path), 1024 * 1024)
+
+
+def hash_unit(unit: Unit, options: IngestOptions) -> tuple[str, int]:
+    """SHA-256 and size of the unit's content."""
+    digest = hashlib.sha256()
+    size = 0
+    with open_unit(unit, options) as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def read_source(
+    unit: Unit,
+    sha256: str,
+    size: int,
+    sink_factory: Callable[[str], Sink],
+    options: IngestOptions,
+) -> SourceResult:
+    """Read one unit into a sink; every problem becomes a warning, nothing is raised."""
+    result = SourceResult(unit, sha256=sha256)
+    try:
+        fh = open_unit(unit, options)
+    except OSError as exc:
+        result.warnings.append(IngestWarning(unit.path, f"unreadable: {exc}"))
+        return result
+    with fh:
+        try:
+            head = fh.read(4096)
+            fh.seek(0)
+        except OSError as exc:
+            result.warnings.append(IngestWarning(unit.path, f"unreadable: {exc}"))
+            return result
+        if not head:
+            result.skipped = "empty file"
+            return result
+        reader = sniff(head)
+        if isinstance(reader, JsonReader) and not looks_like_events(fh, reader):
+            reader = None
+        if reader is None:
+            result.skipped = "not a log format dwell reads (EVTX, evtx-JSON, flat JSON, ECS)"
+            return result
+        if isinstance(reader, EvtxReader):
+            reader = EvtxReader(options.evtx_threads)
+            if unit.compression is not None:
+                data = fh.read(options.max_member_bytes + 1)
+                if len(data) > options.max_member_bytes:
+                    result.warnings.append(IngestWarning(
+                        unit.path,
+                        f"EVTX inside an archive is larger than {options.max_member_bytes} "
+                        "bytes; extract it and ingest the file",
+                    ))
+                    return result
+                fh = io.BytesIO(data)
+        sink = sink_factory(sha256)
+        try:
+            records, first, last, nwarn = _pump(reader.read(fh, unit.path), unit, sha256,
+                                                sink, options, result.warnings)
+            parts = sink.close()
+            result.extras = dict(getattr(sink, "extras", {}))
+        except BaseException:
+            sink.abort()
+            raise
+    result.parts = parts
+    result.summary = SourceSummary(
+        path=unit.path, sha256=sha256, size=size, format=reader.name, records=records,
+        warnings=nwarn, first=first, last=last,
+    )
+    return result
+
+
+def _pump(
+    items: Iterator[RawRecord | IngestWarning],
+    unit: Unit,
+    sha256: str,
+    sink: Sink,
+    options: IngestOptions,
+    warnings: list[IngestWarning],
+) -> tuple[int, int | None, int | None, int]:
+    batch: list[RawRecord] = []
+    records = 0
+    nwarn = 0
+    first: int | None = None
+    last: int | None = None
+
+    def flush() -> None:
+        nonlocal first, last
+        table = to_batch(batch, unit.path, sha256)
+        stats = pc.min_max(table.column("timestamp").cast("int64"))
+        lo, hi = stats["min"].as_py(), stats["max"].as_py()
+        if lo is not None:
+            first = lo if first is None else min(first, lo)
+            last = hi if last is None else max(last, hi)
+        sink.write(table, batch)
+        batch.clear()
+
+    try:
+        for item in items:
+            if isinstance(item, RawRecord):
+                batch.append(item)
+                records += 1
+                if len(batch) >= options.batch_rows:
+                    flush()
+            else:
+                nwarn += 1
+                if nwarn <= options.max_warnings_per_source:
+                    warnings.append(item)
+                elif nwarn == options.max_warnings_per_source + 1:
+                    warnings.append(IngestWarning(
+                        unit.path, f"more than {options.max_warnings_per_source} warnings; "
+                        "further ones are counted but not stored"))
+    except OSError as exc:
+        nwarn += 1
+        warnings.append(IngestWarning(unit.path, f"read stopped early: {exc}"))
+    if batch:
+        flush()
+    return records, first, last, nwarn
+
+
+def _work(
+    unit: Unit, sha256: str, size: int, sink_factory: Callable[[str], Sink],
+    options: IngestOptions,
+) -> SourceResult:
+    return read_source(unit, sha256, size, sink_factory, options)
+
+
+def run_units(
+    jobs: Iterable[tuple[Unit, str, int]],
+    sink_factory: Callable[[str], Sink],
+    options: IngestOptions,
+    workers: int = 1,
+) -> Iterator[SourceResult]:
+    """Read units (with their hash and size), in ``workers`` processes; yield results as done."""
+    if workers <= 1:
+        for unit, sha, size in jobs:
+            yield read_source(unit, sha, size, sink_factory, options)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(_work, unit, sha, size, sink_factory, options): (unit, sha)
+            for unit, sha, size in jobs
+        }
+        for future in as_completed(futures):
+            unit, sha = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # a reader bug must not end the run: report, go on
+                yield SourceResult(
+                    unit, sha256=sha,
+                    warnings=[IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")],
+                )

@@ -1,0 +1,52 @@
+"""The reader contract, and the registry that sniffs a file's format from its first bytes.
+
+A reader takes a binary file object and yields :class:`RawRecord` (one flattened event) or
+:class:`~dwell.model.IngestWarning` (one problem); it never globs paths or touches the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
+
+    from dwell.model import IngestWarning
+
+
+@dataclass(slots=True)
+class RawRecord:
+    """One event, flattened to ``{field: value}`` with the system fields under canonical names.
+
+    ``pos`` is the record's position in its file: the record ordinal for EVTX, the line number
+    for JSON Lines, the element number for a JSON array.
+    """
+
+    fields: dict[str, Any]
+    pos: int
+
+
+class Reader(Protocol):
+    """A log format."""
+
+    name: str
+
+    def sniff(self, head: bytes) -> bool:
+        """Whether ``head`` (the first bytes of a file) looks like this format."""
+        ...
+
+    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
+        """Yield the records of ``fh``; problems are yielded as warnings, never raised."""
+        ...
+
+
+def sniff(head: bytes) -> Reader | None:
+    """The reader for content starting with ``head``, or None."""
+    from dwell.ingest.readers import READERS
+
+    for reader in READERS:
+        if reader.sniff(head):
+            return reader
+    return None

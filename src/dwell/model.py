@@ -1,0 +1,60 @@
+"""Value types shared by the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """Sigma rule levels, ordered."""
+
+    INFORMATIONAL = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(m.name.lower() for m in cls)
+            raise ValueError(f"unknown level {text!r}; use one of: {names}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestWarning:
+    """A problem met while reading: the run went on without this record or file."""
+
+    file: str
+    reason: str
+    record: int | None = None
+    line: int | None = None
+    offset: int | None = None
+
+    def where(self) -> str:
+        bits = [self.file]
+        if self.record is not None:
+            bits.append(f"record {self.record}")
+        if self.line is not None:
+            bits.append(f"line {self.line}")
+        if self.offset is not None:
+            bits.append(f"offset {self.offset}")
+        return ", ".join(bits)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSummary:
+    """What one ingested source contributed to the case."""
+
+    path: str
+    sha256: str
+    size: int
+    format: str
+    records: int
+    warnings: int
+    first: int | None = None  # ns since epoch, UTC
+    last: int | None = None
+    skipped_reason: str | None = field(default=None, compare=False)

@@ -1,0 +1,1 @@
+"""dwell.rules stage."""

@@ -1,0 +1,66 @@
+"""Read-only access to a case: an ``events`` view over the committed Parquet parts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from dwell.errors import StoreError
+from dwell.schema import EVENT_SCHEMA
+from dwell.store.layout import CATALOG, events_dir, is_case
+
+
+class CaseReader:
+    """A DuckDB connection with ``events``, ``sources``, ``warnings`` and ``skipped`` views.
+
+    The catalog is copied into memory at open, so a reader never holds the catalog file and
+    only sees sources that were committed when it opened.
+    """
+
+    def __init__(self, case: str | os.PathLike[str]) -> None:
+        self.case = Path(case)
+        if not is_case(self.case):
+            raise StoreError(
+                f"no case at {self.case}; create one with `dwell ingest PATH --case {self.case}`"
+            )
+        self.db = duckdb.connect()
+        try:
+            self.db.execute("ATTACH ? AS cat (READ_ONLY)", [str(self.case / CATALOG)])
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"cannot read the catalog of {self.case} (is an ingest running?): {exc}"
+            ) from exc
+        for table in ("sources", "parts", "warnings", "skipped", "meta"):
+            self.db.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM cat.{table}")
+        self.db.execute("DETACH cat")
+        files = [
+            str(events_dir(self.case) / row[0])
+            for row in self.db.execute("SELECT file FROM parts ORDER BY file").fetchall()
+        ]
+        self.part_files = files
+        if files:
+            self.db.read_parquet(files).create_view("events")
+        else:
+            self._empty = pa.Table.from_batches([], schema=EVENT_SCHEMA)
+            self.db.from_arrow(self._empty).create_view("events")
+
+    def sql(self, query: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Run ``query`` (values only ever as ``params``); fetch from the returned cursor."""
+        return self.db.execute(query, params or [])
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> CaseReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_case(case: str | os.PathLike[str]) -> CaseReader:
+    return CaseReader(case)

@@ -1,0 +1,204 @@
+"""Batched, crash-safe writes into a case.
+
+A source's rows go to Parquet part files written under a temporary name and renamed when
+complete; the catalog learns of the parts, the source and its warnings in one DuckDB
+transaction. Until that commit the parts are invisible (readers only see parts listed in the
+catalog), and a writer opening the case deletes parts no committed source owns, so a killed
+ingest leaves nothing partial behind and a re-run completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from dwell.errors import StoreError
+from dwell.schema import EVENT_SCHEMA
+from dwell.store.layout import CATALOG, DDL, LOCK, PART_SUFFIX, TMP_SUFFIX, events_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import pyarrow as pa
+
+    from dwell.model import IngestWarning, SourceSummary
+
+PART_ROWS = 1_000_000
+ROW_GROUP_ROWS = 131_072
+
+
+class PartWriter:
+    """A Sink that writes one source's rows into Parquet parts of a case's ``events/`` folder."""
+
+    def __init__(self, case: str | os.PathLike[str], sha256: str, part_rows: int = PART_ROWS):
+        self._dir = events_dir(Path(case))
+        self._sha = sha256
+        self._part_rows = part_rows
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+        self._rows_in_part = 0
+        self._parts: list[tuple[str, int]] = []
+
+    def write(self, batch: pa.RecordBatch, records: Sequence[object] = ()) -> None:
+        if batch.num_rows == 0:
+            return
+        if self._writer is None:
+            self._open_part()
+        assert self._writer is not None
+        self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+        self._rows_in_part += batch.num_rows
+        if self._rows_in_part >= self._part_rows:
+            self._close_part()
+
+    def close(self) -> list[tuple[str, int]]:
+        """Finish the last part; returns ``[(part file name, rows)]``."""
+        self._close_part()
+        return list(self._parts)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+        for name, _ in self._parts:
+            (self._dir / name).unlink(missing_ok=True)
+        self._parts.clear()
+
+    def _open_part(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        name = f"{self._sha[:32]}-{uuid.uuid4().hex[:12]}{PART_SUFFIX}"
+        self._tmp = self._dir / f".{name}{TMP_SUFFIX}"
+        self._writer = pq.ParquetWriter(self._tmp, EVENT_SCHEMA, compression="zstd")
+        self._rows_in_part = 0
+
+    def _close_part(self) -> None:
+        if self._writer is None or self._tmp is None:
+            return
+        self._writer.close()
+        self._writer = None
+        with open(self._tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        final = self._tmp.name[1 : -len(TMP_SUFFIX)]
+        os.replace(self._tmp, self._dir / final)
+        self._tmp = None
+        self._parts.append((final, self._rows_in_part))
+
+
+class CaseWriter:
+    """The single writer of a case's catalog (an exclusive lock guards it)."""
+
+    def __init__(self, case: str | os.PathLike[str]) -> None:
+        self.case = Path(case)
+        if self.case.exists() and not self.case.is_dir():
+            raise StoreError(f"{self.case} is a file, not a case directory; pass --case DIR")
+        self.case.mkdir(parents=True, exist_ok=True)
+        events_dir(self.case).mkdir(exist_ok=True)
+        self._lock = open(self.case / LOCK, "a+")  # noqa: SIM115 - held for the writer's life
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise StoreError(
+                f"case {self.case} is in use by another dwell process; wait for it to finish"
+            ) from None
+        try:
+            self.db = duckdb.connect(str(self.case / CATALOG))
+        except duckdb.Error as exc:
+            self._lock.close()
+            raise StoreError(f"cannot open the catalog of {self.case}: {exc}") from exc
+        for ddl in DDL:
+            self.db.execute(ddl)
+        self._recover()
+
+    def _recover(self) -> None:
+        """Delete part files that no committed source owns (left by a killed run)."""
+        owned = {row[0] for row in self.db.execute("SELECT file FROM parts").fetchall()}
+        for path in events_dir(self.case).iterdir():
+            if path.name not in owned and (
+                path.name.endswith(TMP_SUFFIX) or path.name.endswith(PART_SUFFIX)
+            ):
+                path.unlink(missing_ok=True)
+
+    def known(self, sha256: str) -> str | None:
+        """The path under which this content was already ingested, or None."""
+        row = self.db.execute("SELECT path FROM sources WHERE sha256 = ?", [sha256]).fetchone()
+        return None if row is None else str(row[0])
+
+    def commit_source(
+        self,
+        summary: SourceSummary,
+        parts: Iterable[tuple[str, int]],
+        warnings: Iterable[IngestWarning],
+    ) -> None:
+        """Record a fully written source, its parts and warnings atomically."""
+        self.db.execute("BEGIN TRANSACTION")
+        try:
+            self.db.execute(
+                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, make_timestamptz(?::BIGINT // 1000),"
+                " make_timestamptz(?::BIGINT // 1000), ?)",
+                [summary.sha256, summary.path, summary.size, summary.format, summary.records,
+                 summary.warnings, summary.first, summary.last, datetime.now(UTC)],
+            )
+            self.db.executemany(
+                "INSERT INTO parts VALUES (?, ?, ?)",
+                [[summary.sha256, name, rows] for name, rows in parts],
+            )
+            self._insert_warnings(summary.sha256, warnings)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def add_warnings(self, warnings: Iterable[IngestWarning]) -> None:
+        """Warnings about files that could not be read at all (no source row)."""
+        self.db.execute("BEGIN TRANSACTION")
+        self._insert_warnings(None, warnings, dedupe=True)
+        self.db.execute("COMMIT")
+
+    def add_skipped(self, path: str, reason: str) -> None:
+        self.db.execute(
+            "INSERT INTO skipped SELECT ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM skipped WHERE path = ? AND reason = ?)",
+            [path, reason, path, reason],
+        )
+
+    def _insert_warnings(
+        self, sha: str | None, warnings: Iterable[IngestWarning], dedupe: bool = False
+    ) -> None:
+        rows: list[list[Any]] = [
+            [sha, w.file, w.record, w.line, w.offset, w.reason] for w in warnings
+        ]
+        if not rows:
+            return
+        if dedupe:
+            for row in rows:
+                self.db.execute(
+                    "INSERT INTO warnings SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM"
+                    " warnings WHERE file = ? AND reason = ? AND source_sha256 IS NULL)",
+                    [*row, row[1], row[5]],
+                )
+        else:
+            self.db.executemany("INSERT INTO warnings VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.db.close()
+        self._lock.close()
+
+    def __enter__(self) -> CaseWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
