@@ -91,3 +91,31 @@ def to_int(value: Any) -> int | None:
         except ValueError:
             return None
     return None
+
+
+#: One row per (rule, event) hit. ``matched`` is a JSON object {field: value} of the values that
+#: satisfied the rule; correlation hits have ``correlation`` set and reference their last event.
+DETECTION_SCHEMA: Final = pa.schema(
+    [
+        pa.field("rule_id", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("level", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("rule_file", pa.string()),
+        pa.field("rule_sha256", pa.string()),
+        pa.field("timestamp", pa.timestamp("ns", tz="UTC")),
+        pa.field("host", pa.string()),
+        pa.field("host_short", pa.string()),
+        pa.field("user", pa.string()),
+        pa.field("channel", pa.string()),
+        pa.field("event_id", pa.int32()),
+        pa.field("record_id", pa.int64()),
+        pa.field("source_file", pa.string()),
+        pa.field("source_sha256", pa.string()),
+        pa.field("source_pos", pa.int64()),
+        pa.field("matched", pa.string()),
+        pa.field("correlation", pa.string()),
+    ]
+)
+DETECTION_COLUMNS: Final = tuple(DETECTION_SCHEMA.names)
