@@ -13,12 +13,22 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dwell.errors import UsageError
-from dwell.ingest.pipeline import IngestOptions, Unit, discover, hash_unit, run_units
+from dwell.ingest.pipeline import (
+    GroupResult,
+    IngestOptions,
+    Sink,
+    Unit,
+    discover,
+    hash_unit,
+    plan_groups,
+    run_groups,
+)
 from dwell.model import IngestWarning
 from dwell.store import CaseWriter, PartWriter, open_case
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from dwell.cli._console import Ui
 
@@ -68,9 +78,20 @@ class IngestReport:
         )
 
 
-def ingest_paths(paths: list[str], case: str, ui: Ui, jobs: int = 1,
-                 options: IngestOptions | None = None) -> IngestReport:
-    """Ingest ``paths`` into ``case``; every problem is stored as a warning."""
+def ingest_paths(
+    paths: list[str],
+    case: str,
+    ui: Ui,
+    jobs: int = 1,
+    options: IngestOptions | None = None,
+    sink_factory: Callable[[str, str], Sink] | None = None,
+    on_group: Callable[[GroupResult], None] | None = None,
+) -> IngestReport:
+    """Ingest ``paths`` into ``case``; every problem is stored as a warning.
+
+    ``sink_factory(case, key)`` replaces the store's part writer (e.g. to hunt while reading);
+    ``on_group`` sees every committed group (with the sink's ``extras``).
+    """
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     options = options or IngestOptions(evtx_threads=0 if jobs == 1 else 1)
@@ -83,56 +104,64 @@ def ingest_paths(paths: list[str], case: str, ui: Ui, jobs: int = 1,
                 report.warnings.append(item)
             else:
                 units.append(item)
+        if report.warnings:
+            writer.add_warnings(report.warnings)
         queued: list[tuple[Unit, str, int]] = []
-        seen: set[str] = set()
+        seen = writer.known_hashes()
         for unit in units:
             try:
                 sha, size = hash_unit(unit, options)
             except OSError as exc:
-                report.warnings.append(IngestWarning(unit.path, f"unreadable: {exc}"))
+                warning = IngestWarning(unit.path, f"unreadable: {exc}")
+                report.warnings.append(warning)
+                writer.add_warnings([warning])
                 continue
-            if sha in seen or writer.known(sha) is not None:
+            if sha in seen:
                 report.duplicates += 1
                 continue
             seen.add(sha)
             queued.append((unit, sha, size))
         total_bytes = sum(size for _, _, size in queued)
-        sink = functools.partial(PartWriter, str(writer.case))
+        groups = plan_groups(queued, target_bytes=max(4 << 20, min(64 << 20,
+                                                                   total_bytes // (4 * jobs) + 1)))
+        factory = functools.partial(sink_factory or PartWriter, str(writer.case))
         progress = _progress(ui)
-        task = progress.add_task("ingest", total=total_bytes or 1, files=0, records=0)
+        task = progress.add_task("ingest", total=total_bytes or 1, files=0, records=0, rate="")
         with progress:
-            for result in run_units(queued, sink, options, workers=min(jobs, len(queued) or 1)):
-                report.warnings.extend(result.warnings)
-                unit = result.unit
-                if result.summary is not None:
-                    writer.commit_source(result.summary, result.parts, result.warnings)
-                    report.files += 1
-                    report.records += result.summary.records
-                    report.bytes += result.summary.size
-                    ui.detail(f"{unit.path}: {result.summary.records} events")
-                else:
-                    if result.skipped is not None:
-                        if unit.explicit:
-                            report.warnings.append(IngestWarning(unit.path, result.skipped))
-                        else:
-                            report.skipped += 1
-                            writer.add_skipped(unit.path, result.skipped)
-                            ui.detail(f"{unit.path}: skipped, {result.skipped}")
-                    writer.add_warnings(
-                        [w for w in report.warnings[-len(result.warnings) - 1:]
-                         if w.file == unit.path] if unit.explicit and result.skipped
-                        else result.warnings
-                    )
+            for group in run_groups(groups, factory, options, workers=min(jobs, len(groups))):
+                _commit_group(writer, group, report, ui)
+                if on_group is not None:
+                    on_group(group)
                 elapsed = max(time.perf_counter() - started, 1e-9)
-                progress.update(task, advance=result.summary.size if result.summary else 0,
-                                files=report.files, records=report.records,
+                progress.update(task, completed=report.bytes, files=report.files,
+                                records=report.records,
                                 rate=f"{report.records / elapsed:,.0f} rec/s "
                                      f"{report.bytes / elapsed / 1e6:,.1f} MB/s")
-        missing = [w for w in report.warnings if w.reason.startswith("no such file")]
-        if missing:
-            writer.add_warnings(missing)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _commit_group(writer: CaseWriter, group: GroupResult, report: IngestReport, ui: Ui) -> None:
+    committed = []
+    for result in group.sources:
+        unit = result.unit
+        warnings = list(result.warnings)
+        if result.summary is not None:
+            committed.append((result.summary, warnings))
+            report.files += 1
+            report.records += result.summary.records
+            report.bytes += result.summary.size
+            ui.detail(f"{unit.path}: {result.summary.records} events")
+        elif result.skipped is not None and not unit.explicit:
+            report.skipped += 1
+            writer.add_skipped(unit.path, result.skipped)
+            ui.detail(f"{unit.path}: skipped, {result.skipped}")
+        else:
+            if result.skipped is not None:
+                warnings.append(IngestWarning(unit.path, result.skipped))
+            writer.add_warnings(warnings)
+        report.warnings.extend(warnings)
+    writer.commit_sources(group.key, committed, group.parts)
 
 
 def _progress(ui: Ui) -> Progress:

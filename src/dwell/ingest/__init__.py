@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from dwell.ingest.pipeline import IngestOptions, SourceResult, discover, read_source
+from dwell.ingest.pipeline import (
+    GroupResult,
+    IngestOptions,
+    Sink,
+    SourceResult,
+    discover,
+    plan_groups,
+    read_group,
+    read_source,
+    run_groups,
+)
 from dwell.ingest.reader import RawRecord, Reader
 
-__all__ = ["IngestOptions", "RawRecord", "Reader", "SourceResult", "discover", "read_source"]
+__all__ = [
+    "GroupResult", "IngestOptions", "RawRecord", "Reader", "Sink", "SourceResult", "discover",
+    "plan_groups", "read_group", "read_source", "run_groups",
+]

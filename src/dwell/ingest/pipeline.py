@@ -76,11 +76,9 @@ class SourceResult:
 
     unit: Unit
     summary: SourceSummary | None = None
-    parts: list[tuple[str, int]] = field(default_factory=list)
     warnings: list[IngestWarning] = field(default_factory=list)
     skipped: str | None = None  # reason the unit is not a log at all
     sha256: str | None = None
-    extras: dict[str, object] = field(default_factory=dict)  # what a sink adds (e.g. detections)
 
 
 def discover(paths: Iterable[str]) -> Iterator[Unit | IngestWarning]:
@@ -177,13 +175,9 @@ def hash_unit(unit: Unit, options: IngestOptions) -> tuple[str, int]:
 
 
 def read_source(
-    unit: Unit,
-    sha256: str,
-    size: int,
-    sink_factory: Callable[[str], Sink],
-    options: IngestOptions,
+    unit: Unit, sha256: str, size: int, sink: Sink, options: IngestOptions
 ) -> SourceResult:
-    """Read one unit into a sink; every problem becomes a warning, nothing is raised."""
+    """Read one unit into ``sink``; every problem becomes a warning, nothing is raised."""
     result = SourceResult(unit, sha256=sha256)
     try:
         fh = open_unit(unit, options)
@@ -218,21 +212,47 @@ def read_source(
                     ))
                     return result
                 fh = io.BytesIO(data)
-        sink = sink_factory(sha256)
-        try:
-            records, first, last, nwarn = _pump(reader.read(fh, unit.path), unit, sha256,
-                                                sink, options, result.warnings)
-            parts = sink.close()
-            result.extras = dict(getattr(sink, "extras", {}))
-        except BaseException:
-            sink.abort()
-            raise
-    result.parts = parts
+        records, first, last, nwarn = _pump(
+            reader.read(fh, unit.path), unit, sha256, sink, options, result.warnings
+        )
     result.summary = SourceSummary(
         path=unit.path, sha256=sha256, size=size, format=reader.name, records=records,
         warnings=nwarn, first=first, last=last,
     )
     return result
+
+
+@dataclass(slots=True)
+class GroupResult:
+    """Several sources read into one sink: committed together, atomically."""
+
+    key: str
+    sources: list[SourceResult]
+    parts: list[tuple[str, int]] = field(default_factory=list)
+    extras: dict[str, object] = field(default_factory=dict)  # what the sink adds
+
+
+def read_group(
+    jobs: Sequence[tuple[Unit, str, int]],
+    sink_factory: Callable[[str], Sink],
+    options: IngestOptions,
+) -> GroupResult:
+    """Read several units into one sink (so small files share Parquet parts)."""
+    key = hashlib.sha256("".join(sha for _, sha, _ in jobs).encode()).hexdigest()
+    sink = sink_factory(key)
+    results: list[SourceResult] = []
+    try:
+        for unit, sha, size in jobs:
+            try:
+                results.append(read_source(unit, sha, size, sink, options))
+            except Exception as exc:  # a reader bug must not end the run: report, go on
+                results.append(SourceResult(unit, sha256=sha, warnings=[
+                    IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")]))
+        parts = sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return GroupResult(key, results, parts, dict(getattr(sink, "extras", {})))
 
 
 def _pump(
@@ -283,35 +303,44 @@ def _pump(
     return records, first, last, nwarn
 
 
-def _work(
-    unit: Unit, sha256: str, size: int, sink_factory: Callable[[str], Sink],
-    options: IngestOptions,
-) -> SourceResult:
-    return read_source(unit, sha256, size, sink_factory, options)
+def plan_groups(
+    jobs: Sequence[tuple[Unit, str, int]], target_bytes: int = 64 * 1024 * 1024,
+    max_files: int = 2000,
+) -> list[list[tuple[Unit, str, int]]]:
+    """Bundle jobs into groups of about ``target_bytes`` (a big file is a group of its own)."""
+    groups: list[list[tuple[Unit, str, int]]] = []
+    current: list[tuple[Unit, str, int]] = []
+    size = 0
+    for job in jobs:
+        if current and (size + job[2] > target_bytes or len(current) >= max_files):
+            groups.append(current)
+            current, size = [], 0
+        current.append(job)
+        size += job[2]
+    if current:
+        groups.append(current)
+    return groups
 
 
-def run_units(
-    jobs: Iterable[tuple[Unit, str, int]],
+def run_groups(
+    groups: Sequence[Sequence[tuple[Unit, str, int]]],
     sink_factory: Callable[[str], Sink],
     options: IngestOptions,
     workers: int = 1,
-) -> Iterator[SourceResult]:
-    """Read units (with their hash and size), in ``workers`` processes; yield results as done."""
+) -> Iterator[GroupResult]:
+    """Read groups of units, in ``workers`` processes; yield each group's result when done."""
     if workers <= 1:
-        for unit, sha, size in jobs:
-            yield read_source(unit, sha, size, sink_factory, options)
+        for group in groups:
+            yield read_group(group, sink_factory, options)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(_work, unit, sha, size, sink_factory, options): (unit, sha)
-            for unit, sha, size in jobs
-        }
-        for future in as_completed(futures):
-            unit, sha = futures[future]
+        pending = {pool.submit(read_group, group, sink_factory, options): group
+                   for group in groups}
+        for future in as_completed(pending):
+            group = pending.pop(future)
             try:
                 yield future.result()
-            except Exception as exc:  # a reader bug must not end the run: report, go on
-                yield SourceResult(
-                    unit, sha256=sha,
-                    warnings=[IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")],
-                )
+            except Exception as exc:  # a crashed worker loses only its group, reported
+                yield GroupResult("", [SourceResult(unit, sha256=sha, warnings=[
+                    IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")])
+                    for unit, sha, _ in group])

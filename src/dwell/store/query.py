@@ -52,6 +52,16 @@ class CaseReader:
         """Run ``query`` (values only ever as ``params``); fetch from the returned cursor."""
         return self.db.execute(query, params or [])
 
+    def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
+        """The result of ``query`` as an Arrow table (values only ever as ``params``)."""
+        return self.db.sql(query, params=params or None).to_arrow_table()
+
+    def batches(
+        self, query: str, params: list[Any] | None = None, batch_size: int = 65_536
+    ) -> pa.RecordBatchReader:
+        """Stream the result of ``query`` as Arrow record batches (bounded memory)."""
+        return self.db.sql(query, params=params or None).to_arrow_reader(batch_size)
+
     def close(self) -> None:
         self.db.close()
 

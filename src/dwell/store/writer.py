@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dwell.errors import StoreError
@@ -26,8 +27,6 @@ from dwell.store.layout import CATALOG, DDL, LOCK, PART_SUFFIX, TMP_SUFFIX, even
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-
-    import pyarrow as pa
 
     from dwell.model import IngestWarning, SourceSummary
 
@@ -46,24 +45,40 @@ class PartWriter:
         self._tmp: Path | None = None
         self._rows_in_part = 0
         self._parts: list[tuple[str, int]] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
 
     def write(self, batch: pa.RecordBatch, records: Sequence[object] = ()) -> None:
+        """Buffer ``batch``; small batches (small files) are written as one row group."""
         if batch.num_rows == 0:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
             return
         if self._writer is None:
             self._open_part()
         assert self._writer is not None
-        self._writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        self._rows_in_part += batch.num_rows
+        table = pa.Table.from_batches(self._pending, schema=EVENT_SCHEMA)
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self._rows_in_part += table.num_rows
+        self._pending.clear()
+        self._pending_rows = 0
         if self._rows_in_part >= self._part_rows:
             self._close_part()
 
     def close(self) -> list[tuple[str, int]]:
         """Finish the last part; returns ``[(part file name, rows)]``."""
+        self._flush()
         self._close_part()
         return list(self._parts)
 
     def abort(self) -> None:
+        self._pending.clear()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -128,31 +143,32 @@ class CaseWriter:
             ):
                 path.unlink(missing_ok=True)
 
-    def known(self, sha256: str) -> str | None:
-        """The path under which this content was already ingested, or None."""
-        row = self.db.execute("SELECT path FROM sources WHERE sha256 = ?", [sha256]).fetchone()
-        return None if row is None else str(row[0])
+    def known_hashes(self) -> set[str]:
+        """SHA-256 of every source already in the case."""
+        return {str(row[0]) for row in self.db.execute("SELECT sha256 FROM sources").fetchall()}
 
-    def commit_source(
+    def commit_sources(
         self,
-        summary: SourceSummary,
+        key: str,
+        sources: Sequence[tuple[SourceSummary, Sequence[IngestWarning]]],
         parts: Iterable[tuple[str, int]],
-        warnings: Iterable[IngestWarning],
     ) -> None:
-        """Record a fully written source, its parts and warnings atomically."""
+        """Record fully written sources, their shared parts and their warnings atomically."""
+        now = datetime.now(UTC)
         self.db.execute("BEGIN TRANSACTION")
         try:
-            self.db.execute(
-                "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, make_timestamptz(?::BIGINT // 1000),"
-                " make_timestamptz(?::BIGINT // 1000), ?)",
-                [summary.sha256, summary.path, summary.size, summary.format, summary.records,
-                 summary.warnings, summary.first, summary.last, datetime.now(UTC)],
-            )
-            self.db.executemany(
-                "INSERT INTO parts VALUES (?, ?, ?)",
-                [[summary.sha256, name, rows] for name, rows in parts],
-            )
-            self._insert_warnings(summary.sha256, warnings)
+            if sources:
+                self.db.executemany(
+                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, "
+                    "make_timestamptz(?::BIGINT // 1000), make_timestamptz(?::BIGINT // 1000), ?)",
+                    [[s.sha256, s.path, s.size, s.format, s.records, s.warnings, s.first, s.last,
+                      now] for s, _ in sources],
+                )
+            rows = [[key, name, count] for name, count in parts]
+            if rows:
+                self.db.executemany("INSERT INTO parts VALUES (?, ?, ?)", rows)
+            for summary, warnings in sources:
+                self._insert_warnings(summary.sha256, warnings)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
