@@ -116,7 +116,7 @@ def ingest_paths(
                 report.warnings.append(warning)
                 writer.add_warnings([warning])
                 continue
-            if sha in seen:
+            if size and sha in seen:  # empty files are never sources: report each
                 report.duplicates += 1
                 continue
             seen.add(sha)

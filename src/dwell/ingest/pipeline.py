@@ -186,7 +186,7 @@ def read_source(
         return result
     with fh:
         try:
-            head = fh.read(4096)
+            head = fh.read(8192)  # EVTX chunk signature sits at 4096
             fh.seek(0)
         except OSError as exc:
             result.warnings.append(IngestWarning(unit.path, f"unreadable: {exc}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,55 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
 MAGIC = b"ElfFile\x00"
+CHUNK_MAGIC = b"ElfChnk\x00"
 _HEADER_BLOCK = 4096
 _CHUNK = 65536
+
+
+def _minimal_header() -> bytes:
+    """A valid empty file header: the parser then finds the chunks by scanning."""
+    header = bytearray(_HEADER_BLOCK)
+    header[:8] = MAGIC
+    struct.pack_into("<QQQIHHHH", header, 8, 0, 0, 1, 128, 1, 3, _HEADER_BLOCK, 0)
+    return bytes(header)
+
+
+class _Overlay(io.RawIOBase):
+    """``fh`` with its first bytes replaced (a rebuilt header), without copying the file."""
+
+    def __init__(self, fh: BinaryIO, head: bytes) -> None:
+        self._fh = fh
+        self._head = head
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == os.SEEK_SET:
+            self._pos = offset
+        elif whence == os.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = self._fh.seek(0, os.SEEK_END) + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        want = len(buffer)
+        if self._pos < len(self._head):
+            data = self._head[self._pos : self._pos + want]
+        else:
+            self._fh.seek(self._pos)
+            data = self._fh.read(want)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class EvtxReader:
@@ -31,18 +79,29 @@ class EvtxReader:
         self.threads = threads
 
     def sniff(self, head: bytes) -> bool:
-        return head.startswith(MAGIC)
+        return head.startswith(MAGIC) or head[_HEADER_BLOCK : _HEADER_BLOCK + 8] == CHUNK_MAGIC
 
     def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
         head = fh.read(_HEADER_BLOCK)
         size = fh.seek(0, os.SEEK_END)
         fh.seek(0)
-        if len(head) < 128 or not head.startswith(MAGIC):
-            yield IngestWarning(path, "not an EVTX file: bad or short file header", offset=0)
+        if len(head) < 128:
+            yield IngestWarning(path, "not an EVTX file: file header too short", offset=0)
             return
+        if not head.startswith(MAGIC):
+            if fh.read(_HEADER_BLOCK + 8)[_HEADER_BLOCK:] != CHUNK_MAGIC:
+                yield IngestWarning(path, "not an EVTX file: bad file header", offset=0)
+                return
+            yield IngestWarning(
+                path, "damaged file header; records recovered from the chunks that follow",
+                offset=0,
+            )
+            fh.seek(0)
+            fh = io.BufferedReader(_Overlay(fh, _minimal_header()))  # type: ignore[assignment]
+            head = _minimal_header()
         declared = struct.unpack_from("<H", head, 42)[0]
         complete = max(0, (size - _HEADER_BLOCK) // _CHUNK)
-        if size < _HEADER_BLOCK + declared * _CHUNK and (size - _HEADER_BLOCK) % _CHUNK:
+        if (size - _HEADER_BLOCK) % _CHUNK and size < _HEADER_BLOCK + max(declared, 1) * _CHUNK:
             yield IngestWarning(
                 path,
                 f"file truncated: header declares {declared} chunks but only {complete} are "
