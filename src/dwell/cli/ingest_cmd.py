@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,14 +109,14 @@ def ingest_paths(
             writer.add_warnings(report.warnings)
         queued: list[tuple[Unit, str, int]] = []
         seen = writer.known_hashes()
-        for unit in units:
-            try:
-                sha, size = hash_unit(unit, options)
-            except OSError as exc:
-                warning = IngestWarning(unit.path, f"unreadable: {exc}")
-                report.warnings.append(warning)
-                writer.add_warnings([warning])
+        with ThreadPoolExecutor(max(2, jobs)) as pool:  # hashlib releases the GIL
+            hashed = list(pool.map(lambda u: _hash(u, options), units))
+        for unit, digest in zip(units, hashed, strict=True):
+            if isinstance(digest, IngestWarning):
+                report.warnings.append(digest)
+                writer.add_warnings([digest])
                 continue
+            sha, size = digest
             if size and sha in seen:  # empty files are never sources: report each
                 report.duplicates += 1
                 continue
@@ -139,6 +140,13 @@ def ingest_paths(
                                      f"{report.bytes / elapsed / 1e6:,.1f} MB/s")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _hash(unit: Unit, options: IngestOptions) -> tuple[str, int] | IngestWarning:
+    try:
+        return hash_unit(unit, options)
+    except OSError as exc:
+        return IngestWarning(unit.path, f"unreadable: {exc}")
 
 
 def _commit_group(writer: CaseWriter, group: GroupResult, report: IngestReport, ui: Ui) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -81,65 +82,95 @@ def _timestamps(values: list[Any]) -> pa.Array:
     return pa.array([parse_time(v) for v in values], pa.int64()).cast(_TS_TYPE)
 
 
+#: flat field name -> (typed column, priority): first candidate in TYPED_FIELDS wins.
+_FIELD_COLUMN: dict[str, tuple[str, int]] = {
+    name: (column, rank)
+    for column, names in TYPED_FIELDS.items()
+    for rank, name in enumerate(names)
+}
+_EMPTY = ("", "-", None)
+
+
 def to_batch(
-    records: Sequence[RawRecord], source_file: str, source_sha256: str
+    records: Sequence[RawRecord],
+    source_files: Sequence[str],
+    source_shas: Sequence[str],
 ) -> pa.RecordBatch:
-    """Canonical rows for ``records`` read from ``source_file``."""
-    n = len(records)
+    """Canonical rows for ``records`` (with the file and sha256 each was read from)."""
     times: list[Any] = []
     hosts: list[Any] = []
     channels: list[Any] = []
     providers: list[Any] = []
-    event_ids: list[int | None] = []
-    record_ids: list[int | None] = []
+    event_ids: list[Any] = []
+    record_ids: list[Any] = []
     positions: list[int] = []
-    blobs: list[str] = []
+    blobs: list[bytes] = []
     typed: dict[str, list[Any]] = {name: [] for name in TYPED_FIELDS}
-    typed_items = tuple(TYPED_FIELDS.items())
+    typed_lists = tuple(typed.items())
+    field_column = _FIELD_COLUMN
     dumps = orjson.dumps
+    option = orjson.OPT_NON_STR_KEYS
     for rec in records:
         f = rec.fields
-        times.append(f.get("TimeCreated"))
-        host = f.get("Computer")
-        hosts.append(host if isinstance(host, str) else None)
-        channel = f.get("Channel")
-        channels.append(channel if isinstance(channel, str) else None)
-        provider = f.get("Provider_Name")
-        providers.append(provider if isinstance(provider, str) else None)
-        event_ids.append(to_int(f.get("EventID")))
-        record_ids.append(to_int(f.get("EventRecordID")))
+        get = f.get
+        times.append(get("TimeCreated"))
+        hosts.append(get("Computer"))
+        channels.append(get("Channel"))
+        providers.append(get("Provider_Name"))
+        event_ids.append(get("EventID"))
+        record_ids.append(get("EventRecordID"))
         positions.append(rec.pos)
-        for column, names in typed_items:
-            found = None
-            for name in names:
-                value = f.get(name)
-                if value is not None and value != "" and value != "-":
-                    found = value
-                    break
-            typed[column].append(found)
-        blobs.append(dumps(f, option=orjson.OPT_NON_STR_KEYS).decode())
-    event_arr = [e if e is not None and -(2**31) <= e < 2**31 else None for e in event_ids]
+        found: dict[str, tuple[int, Any]] = {}
+        for key, value in f.items():
+            spec = field_column.get(key)
+            if spec is not None and value not in _EMPTY:
+                column, rank = spec
+                old = found.get(column)
+                if old is None or rank < old[0]:
+                    found[column] = (rank, value)
+        for column, values in typed_lists:
+            hit = found.get(column)
+            values.append(None if hit is None else hit[1])
+        blobs.append(dumps(f, option=option))
     columns: dict[str, pa.Array] = {
         "timestamp": _timestamps(times),
-        "host": pa.array(hosts, pa.string()),
-        "host_short": pa.array([normalize_host(h) for h in hosts], pa.string()),
-        "channel": pa.array(channels, pa.string()),
-        "provider": pa.array(providers, pa.string()),
-        "event_id": pa.array(event_arr, pa.int32()),
-        "record_id": pa.array(record_ids, pa.int64()),
-        "data_type": pa.array([DATA_TYPE_EVTX] * n, pa.string()),
-        "source_file": pa.array([source_file] * n, pa.string()),
-        "source_sha256": pa.array([source_sha256] * n, pa.string()),
+        "host": pa.array(_strings(hosts), pa.string()),
+        "host_short": pa.array([_short_host(h) for h in _strings(hosts)], pa.string()),
+        "channel": pa.array(_strings(channels), pa.string()),
+        "provider": pa.array(_strings(providers), pa.string()),
+        "event_id": pa.array(_ints(event_ids, 2**31), pa.int32()),
+        "record_id": pa.array(_ints(record_ids, 2**63), pa.int64()),
+        "data_type": pa.array([DATA_TYPE_EVTX] * len(records), pa.string()),
+        "source_file": pa.array(source_files, pa.string()),
+        "source_sha256": pa.array(source_shas, pa.string()),
         "source_pos": pa.array(positions, pa.int64()),
     }
     for column, values in typed.items():
         if column in INT_TYPED:
-            columns[column] = pa.array([to_int(v) for v in values], pa.int64())
+            columns[column] = pa.array(_ints(values, 2**63), pa.int64())
         else:
             columns[column] = pa.array([_text(v) for v in values], pa.string())
-    columns["fields"] = pa.array(blobs, pa.string())
+    columns["fields"] = pa.array(blobs, pa.binary()).cast(pa.string())
     return pa.RecordBatch.from_arrays([columns[name] for name in EVENT_SCHEMA.names],
                                       schema=EVENT_SCHEMA)
+
+
+@lru_cache(maxsize=65_536)
+def _short_host(name: str | None) -> str | None:
+    return normalize_host(name)
+
+
+def _strings(values: list[Any]) -> list[str | None]:
+    return [v if isinstance(v, str) or v is None else str(v) for v in values]
+
+
+def _ints(values: list[Any], bound: int) -> list[int | None]:
+    out: list[int | None] = []
+    for v in values:
+        if type(v) is not int:
+            v = to_int(v)
+        out.append(v if v is not None and -bound <= v < bound else None)
+    return out
 
 
 def _text(value: Any) -> str | None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from dwell.model import IngestWarning, SourceSummary
 
 PART_ROWS = 1_000_000
-ROW_GROUP_ROWS = 131_072
+ROW_GROUP_ROWS = 65_536
 
 
 class PartWriter:
@@ -158,17 +158,28 @@ class CaseWriter:
         self.db.execute("BEGIN TRANSACTION")
         try:
             if sources:
-                self.db.executemany(
-                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, "
-                    "make_timestamptz(?::BIGINT // 1000), make_timestamptz(?::BIGINT // 1000), ?)",
-                    [[s.sha256, s.path, s.size, s.format, s.records, s.warnings, s.first, s.last,
-                      now] for s, _ in sources],
-                )
-            rows = [[key, name, count] for name, count in parts]
-            if rows:
-                self.db.executemany("INSERT INTO parts VALUES (?, ?, ?)", rows)
-            for summary, warnings in sources:
-                self._insert_warnings(summary.sha256, warnings)
+                summaries = [s for s, _ in sources]
+                new_sources = pa.table({
+                    "sha256": [s.sha256 for s in summaries],
+                    "path": [s.path for s in summaries],
+                    "size": pa.array([s.size for s in summaries], pa.int64()),
+                    "format": [s.format for s in summaries],
+                    "records": pa.array([s.records for s in summaries], pa.int64()),
+                    "warnings": pa.array([s.warnings for s in summaries], pa.int64()),
+                    "first_ts": pa.array([s.first for s in summaries], pa.timestamp("ns", "UTC")),
+                    "last_ts": pa.array([s.last for s in summaries], pa.timestamp("ns", "UTC")),
+                    "ingested_at": pa.array([now] * len(summaries), pa.timestamp("us", "UTC")),
+                })
+                self.db.from_arrow(new_sources).insert_into("sources")
+            if parts:
+                names = [name for name, _ in parts]
+                self.db.from_arrow(pa.table({
+                    "sha256": [key] * len(names), "file": names,
+                    "rows": pa.array([count for _, count in parts], pa.int64()),
+                })).insert_into("parts")
+            self._insert_warnings(
+                None, [], rows=[[s.sha256, w.file, w.record, w.line, w.offset, w.reason]
+                                for s, ws in sources for w in ws])
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -177,8 +188,12 @@ class CaseWriter:
     def add_warnings(self, warnings: Iterable[IngestWarning]) -> None:
         """Warnings about files that could not be read at all (no source row)."""
         self.db.execute("BEGIN TRANSACTION")
-        self._insert_warnings(None, warnings, dedupe=True)
-        self.db.execute("COMMIT")
+        try:
+            self._insert_warnings(None, warnings, dedupe=True)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def add_skipped(self, path: str, reason: str) -> None:
         self.db.execute(
@@ -188,11 +203,10 @@ class CaseWriter:
         )
 
     def _insert_warnings(
-        self, sha: str | None, warnings: Iterable[IngestWarning], dedupe: bool = False
+        self, sha: str | None, warnings: Iterable[IngestWarning], dedupe: bool = False,
+        rows: list[list[Any]] | None = None,
     ) -> None:
-        rows: list[list[Any]] = [
-            [sha, w.file, w.record, w.line, w.offset, w.reason] for w in warnings
-        ]
+        rows = rows or [[sha, w.file, w.record, w.line, w.offset, w.reason] for w in warnings]
         if not rows:
             return
         if dedupe:

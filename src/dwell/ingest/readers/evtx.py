@@ -97,7 +97,7 @@ class EvtxReader:
                 offset=0,
             )
             fh.seek(0)
-            fh = io.BufferedReader(_Overlay(fh, _minimal_header()))  # type: ignore[assignment]
+            fh = io.BufferedReader(_Overlay(fh, _minimal_header()))
             head = _minimal_header()
         declared = struct.unpack_from("<H", head, 42)[0]
         complete = max(0, (size - _HEADER_BLOCK) // _CHUNK)

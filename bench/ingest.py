@@ -1,0 +1,134 @@
+"""Ingest benchmark: raw `evtx` parse rate vs dwell's full ingest into a case store.
+
+    python bench/ingest.py [--gb 2.0] [--work bench/_work]
+
+Replicates ../shared/data/evtx-attack-samples until the corpus reaches ``--gb`` gigabytes
+(each copy gets a distinct byte in the unused part of the EVTX file header so that it has its
+own SHA-256 and is not deduplicated), then measures in the same run:
+
+1. raw: `evtx` records_json() + orjson.loads of every record, no storage, one process;
+2. raw, two processes (files split across a process pool, like dwell's ingest);
+3. dwell ingest into a fresh case (default --jobs), with the peak RSS of the whole process tree.
+
+It prints records/s and MB/s of each and the ratio ingest/raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import evtx
+import orjson
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / ".." / "shared" / "data" / "evtx-attack-samples"
+
+
+def replicate(work: Path, gigabytes: float) -> list[Path]:
+    corpus = work / "corpus"
+    target = int(gigabytes * 1e9)
+    sources = sorted(p for p in SAMPLES.rglob("*.evtx"))
+    files = sorted(corpus.rglob("*.evtx")) if corpus.is_dir() else []
+    if sum(f.stat().st_size for f in files) >= target and all(
+        len(files) % len(sources) == 0 for _ in [0]
+    ):
+        return files
+    shutil.rmtree(corpus, ignore_errors=True)
+    corpus.mkdir(parents=True)
+    total, copy = 0, 0
+    files = []
+    while total < target:
+        folder = corpus / f"copy{copy:04d}"
+        folder.mkdir()
+        for src in sources:
+            data = bytearray(src.read_bytes())
+            # bytes 128..4095 of the header block are unused padding: make each copy unique
+            data[200:204] = copy.to_bytes(4, "little")
+            dst = folder / src.relative_to(SAMPLES)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(data)
+            files.append(dst)
+            total += len(data)
+        copy += 1
+    return files
+
+
+def _parse(paths: list[str]) -> int:
+    n = 0
+    for path in paths:
+        for rec in evtx.PyEvtxParser(path, number_of_threads=1).records_json():
+            orjson.loads(rec["data"])
+            n += 1
+    return n
+
+
+def raw(files: list[Path], workers: int) -> tuple[int, float]:
+    paths = [str(f) for f in files]
+    start = time.perf_counter()
+    if workers == 1:
+        n = 0
+        for path in paths:
+            for rec in evtx.PyEvtxParser(path).records_json():
+                orjson.loads(rec["data"])
+                n += 1
+    else:
+        shards = [paths[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers) as pool:
+            n = sum(pool.map(_parse, shards))
+    return n, time.perf_counter() - start
+
+
+def ingest(corpus: Path, case: Path) -> tuple[float, int]:
+    shutil.rmtree(case, ignore_errors=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "dwell", "ingest", str(corpus),
+                             "--case", str(case), "-q"])
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"dwell ingest failed with exit code {proc.returncode}")
+    return elapsed, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=2.0)
+    parser.add_argument("--work", type=Path, default=REPO / "bench" / "_work")
+    args = parser.parse_args()
+    files = replicate(args.work, args.gb)
+    size = sum(f.stat().st_size for f in files)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
+          f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}")
+    print(f"corpus: {len(files)} EVTX files, {size / 1e9:.2f} GB")
+    n1, t1 = raw(files, 1)
+    print(f"raw evtx+orjson, 1 process : {n1:,} records in {t1:.1f} s = {n1 / t1:,.0f} rec/s, "
+          f"{size / t1 / 1e6:,.0f} MB/s")
+    n2, t2 = raw(files, os.cpu_count() or 1)
+    print(f"raw evtx+orjson, {os.cpu_count()} processes: {n2 / t2:,.0f} rec/s, "
+          f"{size / t2 / 1e6:,.0f} MB/s")
+    t3, peak = ingest(args.work / "corpus", args.work / "case")
+    print(f"dwell ingest               : {n1:,} records in {t3:.1f} s = {n1 / t3:,.0f} rec/s, "
+          f"{size / t3 / 1e6:,.0f} MB/s, peak RSS {peak / 2**20:,.0f} MiB (process tree)")
+    print(f"ratio ingest/raw (1 process)  : {t1 / t3:.2f}")
+    print(f"ratio ingest/raw ({os.cpu_count()} processes): {t2 / t3:.2f}")
+
+
+if __name__ == "__main__":
+    main()
