@@ -12,8 +12,8 @@ import evtx
 import orjson
 import pytest
 
-from dwell.cli.ingest_cmd import ingest_paths
 from dwell.cli._console import Ui
+from dwell.cli.ingest_cmd import ingest_paths
 from dwell.schema import TYPED_FIELDS
 from dwell.store import open_case
 
@@ -22,7 +22,8 @@ SAMPLES = [
     "Command and Control/DE_RDP_Tunneling_4624.evtx",
     "Lateral Movement/LM_Remote_Service02_7045.evtx",
     "Defense Evasion/DE_1102_security_log_cleared.evtx",
-    "Command and Control/DE_RDP_Tunneling_TerminalServices-RemoteConnectionManagerOperational_1149.evtx",
+    "Command and Control/"
+    "DE_RDP_Tunneling_TerminalServices-RemoteConnectionManagerOperational_1149.evtx",
 ]
 COMPARED = ["timestamp", "host", "host_short", "channel", "provider", "event_id", "record_id",
             *TYPED_FIELDS]
