@@ -1,0 +1,457 @@
+"""Load Sigma rule files into a :class:`RuleSet` of compiled rules, reporting every unusable one.
+
+YAML is parsed with the C loader and handed to pySigma as dicts (pySigma's own loading is
+several times slower); pySigma validates the rules, applies Sigma filters and parses the
+conditions, and :mod:`dwell.rules.compile` turns each detection into the IR. A compiled rule
+set is cached on disk, keyed by the rule files' paths and content hashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import pickle
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from dwell.errors import UsageError
+from dwell.model import Severity
+from dwell.rules.compile import CompileError, compile_detection
+from dwell.rules.ir import Node, fields_of, rename
+from dwell.rules.logsource import Target, targets_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from sigma.correlations import SigmaCorrelationRule
+
+#: Bump when the compiled form changes, so stale caches are not used.
+COMPILER_VERSION = "1"
+PACK_DIR = Path(__file__).resolve().parent / "pack"
+CORRELATION_TYPES = frozenset({"event_count", "value_count", "temporal", "temporal_ordered"})
+_DOC_START = re.compile(r"^---\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleIssue:
+    """A rule (or rule file) that cannot be used, and why."""
+
+    path: str
+    line: int | None
+    reason: str
+    rule_id: str | None = None
+    title: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        what = f" ({self.title})" if self.title else ""
+        return f"{where}{what}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    product: str | None = None
+    category: str | None = None
+    service: str | None = None
+
+    def __str__(self) -> str:
+        return "/".join(p or "*" for p in (self.product, self.category, self.service))
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """A Sigma correlation: ``type`` over the events matched by ``rules`` (rule ids)."""
+
+    type: str
+    rules: tuple[str, ...]
+    group_by: tuple[str, ...]
+    timespan: int  # seconds
+    op: str  # gt, gte, lt, lte, eq, neq
+    count: float
+    field: str | None = None  # value_count: the field whose distinct values are counted
+    generate: bool = False
+    #: group-by aliases: (alias, ((rule id, field name in that rule's events), ...))
+    aliases: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A usable rule: metadata, its compiled condition and the events it applies to."""
+
+    id: str
+    title: str
+    level: str
+    status: str
+    tags: list[str] = field(compare=False, hash=False)
+    path: str = ""
+    line: int | None = None
+    sha256: str = ""
+    logsource: LogSource = LogSource()
+    condition: Node | None = None
+    targets: tuple[tuple[Target, Node], ...] = ()
+    correlation: Correlation | None = None
+    name: str | None = None
+    description: str = ""
+    fields: tuple[str, ...] = ()
+    emit: bool = True  # False: only feeds correlations (``generate: false``)
+
+    @property
+    def type(self) -> str | None:
+        """The correlation type, or None for a detection rule."""
+        return self.correlation.type if self.correlation is not None else None
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.parse(self.level)
+
+
+@dataclass(slots=True)
+class RuleSet:
+    """Compiled rules plus every rule that could not be used (never silently dropped)."""
+
+    rules: list[CompiledRule]
+    errors: list[RuleIssue]
+    sha256: str
+    files: int = 0
+    cached: bool = False
+
+    @property
+    def detection_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.correlation is None]
+
+    @property
+    def correlation_rules(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.correlation is not None]
+
+
+def rule_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The ``.yml``/``.yaml`` files under ``paths`` (sorted within each directory)."""
+    out: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")
+                              and p.is_file()))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise UsageError(f"no such rule file or directory: {given}; check --rules")
+    return out
+
+
+def cache_dir() -> Path:
+    """Where compiled rule sets are cached (``$DWELL_CACHE_DIR`` or the user cache dir)."""
+    env = os.environ.get("DWELL_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dwell" / "rules"
+
+
+def load_rules(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    min_level: str | None = None,
+    statuses: Sequence[str] | None = None,
+    include_pack: bool = True,
+    placeholders: Mapping[str, Sequence[str]] | None = None,
+    use_cache: bool = True,
+) -> RuleSet:
+    """Load and compile the rules under ``paths`` (plus dwell's own pack)."""
+    minimum = None
+    if min_level is not None:
+        try:
+            minimum = Severity.parse(min_level)
+        except ValueError as exc:
+            raise UsageError(f"--min-level: {exc}") from None
+    files = ([*rule_files([PACK_DIR])] if include_pack and PACK_DIR.is_dir() else [])
+    files += rule_files(paths)
+    blobs: list[tuple[str, bytes, str]] = []
+    seen: set[str] = set()
+    for path in files:
+        key = str(path.resolve())
+        if key in seen:
+            continue
+        seen.add(key)
+        data = path.read_bytes()
+        blobs.append((str(path), data, hashlib.sha256(data).hexdigest()))
+    digest = hashlib.sha256(COMPILER_VERSION.encode())
+    for module in ("compile.py", "ir.py", "load.py", "logsource.py"):  # the compiler itself
+        digest.update((Path(__file__).parent / module).read_bytes())
+    digest.update(json.dumps(placeholders or {}, sort_keys=True).encode())
+    for name, _, sha in blobs:
+        digest.update(f"{name}\0{sha}\n".encode())
+    key = digest.hexdigest()
+    loaded = _cache_get(key) if use_cache else None
+    cached = loaded is not None
+    if loaded is None:
+        loaded = _compile_all(blobs, placeholders)
+        if use_cache:
+            _cache_put(key, loaded)
+    rules, errors = loaded
+    rules = _select(rules, minimum, statuses)
+    set_hash = hashlib.sha256("\n".join(sorted(f"{r.id}:{r.sha256}" for r in rules)).encode())
+    return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(blobs), cached=cached)
+
+
+def _select(
+    rules: list[CompiledRule], minimum: Severity | None, statuses: Sequence[str] | None
+) -> list[CompiledRule]:
+    wanted = {s.lower() for s in statuses} if statuses else None
+
+    def keep(rule: CompiledRule) -> bool:
+        if minimum is not None and rule.severity < minimum:
+            return False
+        return wanted is None or rule.status in wanted
+
+    kept = [r for r in rules if keep(r)]
+    # Rules that feed a kept correlation stay (as non-emitting inputs) whatever their level.
+    ids = {r.id for r in kept}
+    needed = {ref for r in kept if r.correlation for ref in r.correlation.rules}
+    extra = [r for r in rules if r.id in needed and r.id not in ids]
+    from dataclasses import replace
+
+    return kept + [replace(r, emit=False) for r in extra]
+
+
+def _cache_get(key: str) -> tuple[list[CompiledRule], list[RuleIssue]] | None:
+    path = cache_dir() / f"{key}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            value = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ImportError):
+        return None
+    if not (isinstance(value, tuple) and len(value) == 2):
+        return None
+    return value
+
+
+def _cache_put(key: str, value: tuple[list[CompiledRule], list[RuleIssue]]) -> None:
+    folder = cache_dir()
+    with contextlib.suppress(OSError):  # a cache we cannot write only costs time
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{key}.pickle")
+
+
+def _doc_lines(text: str) -> list[int]:
+    """1-based first line of each YAML document of ``text``."""
+    lines = [text.count("\n", 0, m.end()) + 1 for m in _DOC_START.finditer(text)]
+    if not lines or text[: text.find("---")].strip():
+        lines.insert(0, 1)
+    return lines
+
+
+def _compile_all(
+    blobs: list[tuple[str, bytes, str]], placeholders: Mapping[str, Sequence[str]] | None
+) -> tuple[list[CompiledRule], list[RuleIssue]]:
+    errors: list[RuleIssue] = []
+    parsed: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = []
+    where: dict[int, tuple[str, int | None, str]] = {}
+    for name, data, sha in blobs:
+        try:
+            text = data.decode("utf-8-sig")
+            docs = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader)]
+        except UnicodeDecodeError as exc:
+            errors.append(RuleIssue(name, None, f"not UTF-8 text: {exc}"))
+            continue
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            errors.append(RuleIssue(name, line, f"invalid YAML: {_one_line(exc)}"))
+            continue
+        lines = _doc_lines(text)
+        doc_lines = [ln for d, ln in zip(docs, lines, strict=False)
+                     if isinstance(d, dict) and d.get("action") not in ("global", "reset")]
+        bad = [i for i, d in enumerate(docs) if d is not None and not isinstance(d, dict)]
+        for i in bad:
+            errors.append(RuleIssue(name, lines[i] if i < len(lines) else None,
+                                    "YAML document is not a mapping (not a Sigma rule)"))
+        docs = [d for d in docs if isinstance(d, dict)]
+        if not docs:
+            if not bad:
+                errors.append(RuleIssue(name, None, "file holds no YAML document"))
+            continue
+        source = SigmaRuleLocation(Path(name))
+        try:
+            collection = SigmaCollection.from_dicts(
+                docs, collect_errors=True, collect_filters=True, resolve_references=False,
+                source=source,
+            )
+        except (SigmaError, ValueError, TypeError, KeyError) as exc:
+            errors.append(RuleIssue(name, 1, f"not a Sigma rule: {_one_line(exc)}"))
+            continue
+        items: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [
+            *collection.rules, *collection.filters]
+        for i, item in enumerate(items):
+            where[id(item)] = (name, doc_lines[i] if i < len(doc_lines) else None, sha)
+        for problem in collection.errors:
+            if not any(problem in getattr(r, "errors", []) for r in items):
+                errors.append(RuleIssue(name, None, _one_line(problem)))
+        parsed.extend(items)
+    filters = [p for p in parsed if isinstance(p, SigmaFilter)]
+    rules_only = [p for p in parsed if not isinstance(p, SigmaFilter)]
+    for flt in filters:
+        for problem in flt.errors:
+            path, line, _ = where[id(flt)]
+            errors.append(RuleIssue(path, line, f"filter: {_one_line(problem)}",
+                                    title=flt.title))
+    collection = SigmaCollection(init_rules=[*rules_only], collect_filters=True,
+                                 resolve_references=False)
+    # Apply filters rule by rule, so a filter that breaks one rule is reported against it.
+    filtered: list[SigmaRule | SigmaCorrelationRule] = []
+    for rule in rules_only:
+        out: SigmaRule | SigmaCorrelationRule = rule
+        if isinstance(rule, SigmaRule) and not rule.errors:
+            for flt in filters:
+                if flt.errors:
+                    continue
+                try:
+                    out = flt.apply_on_rule(out)
+                except (SigmaError, ValueError, KeyError) as exc:
+                    path, line, _ = where[id(rule)]
+                    errors.append(RuleIssue(path, line, f"filter {flt.title!r}: "
+                                            f"{_one_line(exc)}", _rid(rule), rule.title))
+            where[id(out)] = where[id(rule)]
+        filtered.append(out)
+    collection = SigmaCollection(init_rules=[*filtered], collect_filters=True,
+                                 resolve_references=False)
+    compiled: list[CompiledRule] = []
+    ids: dict[str, str] = {}
+    for rule in filtered:
+        path, line, sha = where[id(rule)]
+        if rule.errors:
+            for problem in rule.errors:
+                errors.append(RuleIssue(path, _line(problem, line), _one_line(problem),
+                                        _rid(rule), rule.title or None))
+            continue
+        try:
+            done = (_detection(rule, path, line, sha, placeholders)
+                    if isinstance(rule, SigmaRule)
+                    else _correlation(rule, collection, path, line, sha))
+        except CompileError as exc:
+            errors.append(RuleIssue(path, line, str(exc), _rid(rule), rule.title or None))
+            continue
+        if done.id in ids:
+            errors.append(RuleIssue(path, line, f"duplicate rule id {done.id}, already "
+                                    f"loaded from {ids[done.id]}", done.id, done.title))
+            continue
+        ids[done.id] = path
+        compiled.append(done)
+    return _mark_inputs(compiled), errors
+
+
+def _mark_inputs(rules: list[CompiledRule]) -> list[CompiledRule]:
+    """Rules referenced only by correlations with ``generate: false`` do not emit hits."""
+    from dataclasses import replace
+
+    silent: set[str] = set()
+    loud: set[str] = set()
+    for rule in rules:
+        if rule.correlation is not None:
+            (loud if rule.correlation.generate else silent).update(rule.correlation.rules)
+    return [replace(r, emit=False) if r.id in silent - loud else r for r in rules]
+
+
+def _rid(rule: Any) -> str | None:
+    return str(rule.id) if getattr(rule, "id", None) else None
+
+
+def _line(exc: SigmaError, default: int | None) -> int | None:
+    source = getattr(exc, "source", None)
+    line = getattr(source, "line", None)
+    return line if isinstance(line, int) else default
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _meta(rule: SigmaRule | SigmaCorrelationRule) -> dict[str, Any]:
+    return {
+        "id": str(rule.id) if rule.id else (rule.name or rule.title),
+        "title": rule.title,
+        "level": str(rule.level.name).lower() if rule.level else "medium",
+        "status": str(rule.status.name).lower() if rule.status else "unknown",
+        "tags": [str(t) for t in rule.tags],
+        "name": rule.name,
+        "description": (rule.description or "").strip(),
+    }
+
+
+def _detection(
+    rule: SigmaRule, path: str, line: int | None, sha: str,
+    placeholders: Mapping[str, Sequence[str]] | None,
+) -> CompiledRule:
+    ls = rule.logsource
+    targets = targets_for(ls.product, ls.category, ls.service)
+    if isinstance(targets, str):
+        raise CompileError(targets)
+    condition = compile_detection(rule, placeholders)
+    return CompiledRule(
+        **_meta(rule), path=path, line=line, sha256=sha,
+        logsource=LogSource(ls.product, ls.category, ls.service),
+        condition=condition,
+        targets=tuple((t, rename(condition, dict(t.fields))) for t in targets),
+        fields=tuple(fields_of(condition)),
+    )
+
+
+def _correlation(
+    rule: SigmaCorrelationRule, collection: SigmaCollection, path: str, line: int | None,
+    sha: str,
+) -> CompiledRule:
+    kind = str(rule.type.name).lower()
+    if kind not in CORRELATION_TYPES:
+        raise CompileError(f"correlation type {kind} is not supported (supported: "
+                           f"{', '.join(sorted(CORRELATION_TYPES))})")
+    refs: list[str] = []
+    for ref in rule.rules or []:
+        try:
+            target = collection[ref.reference]
+        except (SigmaError, KeyError, IndexError, ValueError):
+            raise CompileError(f"correlation refers to unknown rule {ref.reference!r}") from None
+        refs.append(str(target.id) if target.id else (target.name or target.title))
+    cond = rule.condition
+    op = str(getattr(cond, "op", None) and cond.op.name).lower()  # type: ignore[union-attr]
+    count = getattr(cond, "count", None)
+    if kind in ("event_count", "value_count") and count is None:
+        raise CompileError("correlation condition has no count")
+    fieldref = getattr(cond, "fieldref", None)
+    if isinstance(fieldref, list):
+        fieldref = fieldref[0] if fieldref else None
+    if kind == "value_count" and not fieldref:
+        raise CompileError("value_count correlation needs condition.field")
+    if rule.timespan is None or not getattr(rule.timespan, "seconds", None):
+        raise CompileError("correlation needs a timespan")
+    alias_map: dict[str, dict[str, str]] = {}
+    for alias in rule.aliases.aliases.values():
+        alias_map[alias.alias] = {
+            (str(collection[r.reference].id) if collection[r.reference].id else r.reference):
+            f for r, f in alias.mapping.items()
+        }
+    group_by = tuple(rule.group_by or ())
+    return CompiledRule(
+        **_meta(rule), path=path, line=line, sha256=sha,
+        correlation=Correlation(
+            type=kind, rules=tuple(refs), group_by=group_by,
+            timespan=int(rule.timespan.seconds), op=op if count is not None else "gte",
+            count=float(count) if count is not None else 1.0,
+            field=fieldref, generate=bool(rule.generate),
+            aliases=tuple((k, tuple(sorted(v.items()))) for k, v in sorted(alias_map.items())),
+        ),
+    )

@@ -1,0 +1,106 @@
+"""Rule loading: every unusable rule is reported with path, line and reason; fetch verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from dwell.cli import main
+from dwell.errors import UsageError
+from dwell.rules import load_rules
+from dwell.rules.fetch import fetch_rules
+
+GOOD = """title: good
+id: 44444444-4444-4444-4444-444444444444
+status: stable
+level: {level}
+logsource: {{product: windows, category: process_creation}}
+detection:
+  s: {{Image|endswith: '\\\\x.exe'}}
+  condition: s
+"""
+
+
+def test_bad_rules_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text(GOOD.format(level="high"))
+    (tmp_path / "yaml.yml").write_text("title: x\n  bad: [\n")
+    (tmp_path / "ls.yml").write_text(GOOD.format(level="low").replace("4444-4444", "5555-5555")
+                                     .replace("process_creation", "antivirus"))
+    (tmp_path / "cond.yml").write_text(GOOD.format(level="low").replace("4444-4444", "6666-6666")
+                                       .replace("condition: s", "condition: s and nope"))
+    ruleset = load_rules([tmp_path], include_pack=False)
+    assert [r.title for r in ruleset.rules] == ["good"]
+    reasons = {Path(e.path).name: e for e in ruleset.errors}
+    assert set(reasons) == {"yaml.yml", "ls.yml", "cond.yml"}
+    assert "invalid YAML" in reasons["yaml.yml"].reason and reasons["yaml.yml"].line == 2
+    assert "category 'antivirus' has no Windows event log mapping" in reasons["ls.yml"].reason
+    assert "nope" in reasons["cond.yml"].reason
+
+
+def test_level_and_status_selection(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(GOOD.format(level="medium"))
+    assert load_rules([tmp_path], include_pack=False, min_level="high").rules == []
+    assert len(load_rules([tmp_path], include_pack=False, min_level="low").rules) == 1
+    assert load_rules([tmp_path], include_pack=False, statuses=["test"]).rules == []
+    with pytest.raises(UsageError, match="unknown level"):
+        load_rules([tmp_path], min_level="severe")
+    with pytest.raises(UsageError, match="no such rule file"):
+        load_rules([tmp_path / "missing"])
+
+
+def test_cache_gives_same_rules(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(GOOD.format(level="medium"))
+    first = load_rules([tmp_path], include_pack=False)
+    second = load_rules([tmp_path], include_pack=False)
+    assert not first.cached and second.cached
+    assert first.rules == second.rules and first.sha256 == second.sha256
+
+
+def test_rules_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.yml").write_text(GOOD.format(level="medium"))
+    (tmp_path / "b.yml").write_text("- not a rule\n")
+    assert main(["rules", "check", "--no-pack", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "b.yml" in out and "not a mapping" in out and "1 rules usable" in out
+
+
+def _serve(payload: bytes) -> tuple[http.server.HTTPServer, str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/rules.zip"
+
+
+def test_fetch_verifies_sha256(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("rules/windows/a.yml", GOOD.format(level="high"))
+        archive.writestr("../evil.yml", "x")
+        archive.writestr("README.md", "x")
+    payload = buf.getvalue()
+    server, url = _serve(payload)
+    try:
+        with pytest.raises(UsageError, match="SHA-256 mismatch"):
+            fetch_rules(tmp_path / "bad", url=url, sha256="0" * 64)
+        assert not (tmp_path / "bad").exists()
+        folder, count = fetch_rules(tmp_path / "ok", url=url,
+                                    sha256=hashlib.sha256(payload).hexdigest())
+        assert count == 1
+        assert len(load_rules([folder], include_pack=False).rules) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
