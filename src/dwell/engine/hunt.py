@@ -81,16 +81,21 @@ class HuntSummary:
 
 # --- the per-process matcher, built from a pickled rule list ------------------------------
 
-_MATCHERS: dict[str, Matcher] = {}
+_MATCHERS: dict[str, tuple[Matcher, dict[str, tuple[str, ...]]]] = {}
 
 
-def _matcher(rules_file: str, profile: bool) -> Matcher:
+def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, dict[str, tuple[str, ...]]]:
+    """The matcher of a pickled rule list, and the fields each rule's detections keep.
+
+    The captured fields come from the whole list: correlation rules (which the matcher does
+    not hold) add their group-by fields to the rules they reference.
+    """
     key = f"{rules_file}:{profile}"
     found = _MATCHERS.get(key)
     if found is None:
         with open(rules_file, "rb") as fh:
             rules = pickle.load(fh)
-        found = Matcher(rules, profile=profile)
+        found = (Matcher(rules, profile=profile), _capture_fields(rules))
         _MATCHERS[key] = found
     return found
 
@@ -121,8 +126,7 @@ class _Detector:
     """Turns matcher hits on rows into detection tuples (DETECTION_COLUMNS order)."""
 
     def __init__(self, rules_file: str, profile: bool) -> None:
-        self.matcher = _matcher(rules_file, profile)
-        self.capture = _capture_fields(self.matcher.rules)
+        self.matcher, self.capture = _matcher(rules_file, profile)
         self.rows: list[tuple[Any, ...]] = []
         self.events = 0
 

@@ -97,6 +97,8 @@ CATEGORIES: Final[dict[str, tuple[Target, ...]]] = {
     "ps_classic_start": _channels((PS_CLASSIC,), 400),
     "ps_classic_provider_start": _channels((PS_CLASSIC,), 600),
     "ps_classic_script": _channels((PS_CLASSIC,), 800),
+    # IIS W3C logging to the event log (IIS 8.5+ "ETW event" logging): W3C field names.
+    "webserver": _channels(("microsoft-iis-logging/logs",), 6200),
 }
 
 #: Services pySigma does not list, or lists under another spelling.
