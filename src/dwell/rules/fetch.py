@@ -21,6 +21,8 @@ SIGMA_URL: Final = (
 #: Unknown until pinned by the maintainers; ``dwell rules fetch --sha256`` must then be given.
 SIGMA_SHA256: Final[str | None] = None
 MAX_BYTES: Final = 256 * 1024 * 1024
+MAX_RULE_BYTES: Final = 4 * 1024 * 1024  # one rule file
+MAX_UNPACKED_BYTES: Final = 1024 * 1024 * 1024  # the whole archive, unpacked
 
 
 def fetch_rules(dest: str | Path, url: str = SIGMA_URL, sha256: str | None = SIGMA_SHA256,
@@ -44,6 +46,7 @@ def fetch_rules(dest: str | Path, url: str = SIGMA_URL, sha256: str | None = SIG
                          "the archive was not unpacked")
     folder = Path(dest)
     count = 0
+    unpacked = 0
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for info in archive.infolist():
@@ -52,6 +55,10 @@ def fetch_rules(dest: str | Path, url: str = SIGMA_URL, sha256: str | None = SIG
                     continue
                 if name.is_absolute() or ".." in name.parts:
                     continue
+                unpacked += info.file_size
+                if info.file_size > MAX_RULE_BYTES or unpacked > MAX_UNPACKED_BYTES:
+                    raise UsageError(f"{url}: {info.filename} would unpack past the size limit; "
+                                     "refusing the archive")
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(archive.read(info))

@@ -1,7 +1,7 @@
 """The compiled form of a Sigma detection: a small boolean tree over field tests.
 
 The tree is plain data (picklable, hashable), evaluated by ``dwell.engine`` in Python and
-emitted as SQL by :mod:`dwell.rules.sql`. Field names are lower case (events are matched
+emitted as SQL by :mod:`dwell.engine.sql`. Field names are lower case (events are matched
 case-insensitively by name). Case-insensitive string tests hold *folded* literals
 (:func:`fold`, Unicode case folding, which is context-free so substring tests stay exact).
 
