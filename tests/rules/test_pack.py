@@ -49,6 +49,7 @@ CATEGORY_EVENTS: dict[str, set[tuple[str, int]]] = {
     "image_load": {(SYSMON, 7)},
     "file_event": {(SYSMON, 11)},
     "registry_set": {(SYSMON, 13)},
+    "pipe_created": {(SYSMON, 17), (SYSMON, 18)},
     "webserver": {("Microsoft-IIS-Logging/Logs", 6200)},
 }
 SERVICE_CHANNELS = {
@@ -64,6 +65,7 @@ PREFIXES = {
     "image_load": "image_load_win_",
     "file_event": "file_event_win_",
     "registry_set": "registry_set_win_",
+    "pipe_created": "pipe_created_",
     "system": "win_system_",
     "security": "win_security_",
     "msexchange-management": "win_exchange_",

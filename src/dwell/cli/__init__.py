@@ -33,7 +33,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = _Parser(
-        prog="dwell", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="dwell",
+        description="Answer the questions a long-dwell intrusion leaves behind, from Windows "
+        "event logs: where they got in, where they spread, what they took and destroyed, and "
+        "whether they are still inside. Start with `dwell demo`.",
+        epilog="Exit codes: 0 success; 1 fatal error; 2 bad usage; 3 finished but some input "
+        "was skipped (stored as warnings, see `dwell info`); 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"dwell {__version__}")
     common = argparse.ArgumentParser(add_help=False)

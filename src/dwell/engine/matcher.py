@@ -1,58 +1,127 @@
-"""The fast evaluator: log-source buckets, one Aho-Corasick scan per field, closures per rule.
+"""The fast evaluator: log-source buckets, one multi-pattern scan per event, closures per rule.
 
 For an event with channel ``c`` and event id ``e`` only the rules whose targets cover
-``(c, e)`` are considered (a *bucket*, built on first use). Each rule contributes a set of
-*needles* — folded literals of which at least one occurs in a given field whenever the rule
-matches (derived from its tree: an OR needs a needle from every branch, an AND from one). The
-bucket scans each field it has needles for once with an automaton of all its needles; only the
-rules whose needles were seen (plus rules without needles) have their conditions evaluated, as
-pre-compiled closures over a lower-cased view of the event whose folded strings are computed once.
+``(c, e)`` are considered (a *bucket*, built on first use). When the event id is an int, each
+rule's tree is first *specialised* to it (``EventID`` tests become constants), so rules that
+test another event id leave the bucket. Each remaining rule contributes a set of *needles* —
+folded literals of which at least one occurs in the event whenever the rule matches (derived
+from its tree: an OR needs a needle from every branch, an AND from one of its arguments;
+regular expressions give their required literal runs). Which AND argument is taken is chosen
+per bucket: by needle length at first, then by how often each needle occurred in the bucket's
+first :data:`LEARN_EVENTS` events (the bucket scans for every possible needle meanwhile).
+
+Per event, the bucket joins the texts of every field its needles come from, folds them once and
+scans them once with one Aho-Corasick automaton of all its needles (``ahocorasick-rs`` when
+installed, else ``pyahocorasick``); only the rules whose needles were seen (plus rules without
+needles) have their conditions evaluated, as pre-compiled closures over a lower-cased view of
+the event whose folded strings are computed at most once.
+
+Needles only select candidates (a needle seen in another field than its own merely costs an
+evaluation), so the result is always exactly that of the rules' conditions, whatever needles
+were chosen; ``tests/engine/test_matcher_property.py`` checks it against the reference.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 
+try:  # the Rust automaton reports all matches in one call (much faster); optional
+    import ahocorasick_rs
+except ImportError:  # then pyahocorasick, with one Python iteration per match
+    ahocorasick_rs = None  # type: ignore[assignment]
+
 from dwell.engine.evaluate import (
     applies,
     compare,
+    eval_test,
     event_key,
-    event_view,
     ip_in,
     number,
     regex,
     strings,
     test_value,
 )
-from dwell.rules.ir import And, Node, Not, Or, Test, fold
+from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from dwell.rules import CompiledRule, RuleSet
+    from dwell.rules.logsource import Target
 
 MIN_NEEDLE = 3
+#: Short ASCII needles made only of these characters would hit almost every event.
+_COMMON = frozenset(" \\/.:-_'\"")
+#: Single characters rare enough in Windows logs to gate a rule (PowerShell escapes, cmd carets).
+_RARE = frozenset("`^")
+_SEP = "\x1f"  # between the texts of one scan (a needle spanning it only costs an evaluation)
+
+_re_parser: Any = importlib.import_module("re._parser")  # private, stable since 3.11
+
+
+class _Keys(dict[str, str]):
+    """Raw field name -> :func:`field_key`, memoised (field names repeat across events)."""
+
+    def __missing__(self, key: str) -> str:
+        low = field_key(key)
+        if len(self) < 200_000:
+            self[key] = low
+        return low
+
+
+_KEYS = _Keys()
+
+
+def fast_view(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The event view of :func:`dwell.engine.evaluate.event_view`, without its null values.
+
+    Names differing only in case: the first non-null value wins (the dict is built from the
+    end, so earlier items overwrite later ones). Absent and null fields read the same to
+    every test, so leaving nulls out changes no result.
+    """
+    keys = _KEYS
+    items = fields if isinstance(fields, dict) else dict(fields)
+    return {keys[k]: v for k, v in reversed(items.items()) if v is not None}
+
+
+def _text(value: Any) -> str:
+    """The texts string tests see in a non-string value, joined for scanning."""
+    if type(value) is int:
+        return str(value)
+    return _SEP.join(strings(value))
 
 
 class _Event:
     """One event as the closures see it: the lower-cased view and a cache of folded strings."""
 
-    __slots__ = ("folded", "view")
+    __slots__ = ("everything", "folded", "view")
 
     def __init__(self, view: dict[str, Any]) -> None:
         self.view = view
         self.folded: dict[str, list[str]] = {}
+        self.everything: list[str] | None = None
+
+    def all_texts(self) -> list[str]:
+        """The folded texts of every value (what a keyword search sees)."""
+        got = self.everything
+        if got is None:
+            got = []
+            for name, value in self.view.items():
+                got.extend(self.texts(name, value))
+            self.everything = got
+        return got
 
     def texts(self, name: str, value: Any) -> list[str]:
         got = self.folded.get(name)
         if got is None:
-            got = [fold(t) for t in strings(value)]
+            got = [value.casefold()] if type(value) is str else [fold(t) for t in strings(value)]
             self.folded[name] = got
         return got
 
@@ -76,15 +145,12 @@ def _string_pred(test: Test) -> Pred:
         return lambda ev: any(check(t) for t in strings(ev.view.get(name)))
 
     def texts(ev: _Event) -> list[str]:
+        got = ev.folded.get(name)
+        if got is not None:
+            return got
         value = ev.view.get(name)
         if value is None:
             return []
-        if isinstance(value, str):
-            got = ev.folded.get(name)
-            if got is None:
-                got = [value.casefold()]
-                ev.folded[name] = got
-            return got
         return ev.texts(name, value)
 
     if op == "eq":
@@ -108,6 +174,8 @@ def _pred(node: Node) -> Pred:
         return lambda ev: all(p(ev) for p in parts)
     if isinstance(node, Or):
         parts = _or_parts(node)
+        if len(parts) == 1:
+            return parts[0]
         if len(parts) == 2:
             a, b = parts
             return lambda ev: a(ev) or b(ev)
@@ -120,32 +188,43 @@ def _pred(node: Node) -> Pred:
 
 def _or_parts(node: Or) -> list[Pred]:
     """Predicates of an OR's branches; many string tests of one field/op become one test."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    groups: dict[tuple[str | None, str], list[str]] = {}
     rest: list[Node] = []
     for arg in node.args:
-        if isinstance(arg, Test) and arg.field is not None and not arg.cased and \
+        if isinstance(arg, Test) and not arg.cased and \
                 arg.op in ("eq", "contains", "startswith", "endswith"):
             groups.setdefault((arg.field, arg.op), []).append(arg.value)
         else:
             rest.append(arg)
     parts: list[Pred] = []
     for (name, op), literals in groups.items():
-        if len(literals) < 4:
-            parts.extend(_string_pred(Test(name, op, lit)) for lit in literals)
+        if len(literals) < 3:
+            parts.extend(_test_pred(Test(name, op, lit)) for lit in literals)
         else:
             parts.append(_grouped(name, op, literals))
     parts.extend(_pred(a) for a in rest)
     return parts
 
 
-def _grouped(name: str, op: str, literals: list[str]) -> Pred:
+def _field_texts(name: str) -> Callable[[_Event], list[str]]:
     def texts(ev: _Event) -> list[str]:
+        got = ev.folded.get(name)
+        if got is not None:
+            return got
         value = ev.view.get(name)
         return [] if value is None else ev.texts(name, value)
 
+    return texts
+
+
+def _grouped(name: str | None, op: str, literals: list[str]) -> Pred:
+    """One test for an OR of string tests of one field (None: keywords) and operation."""
+
+    texts = _Event.all_texts if name is None else _field_texts(name)
+
     if op == "eq":
         wanted = frozenset(literals)
-        return lambda ev: any(t in wanted for t in texts(ev))
+        return lambda ev: not wanted.isdisjoint(texts(ev))
     if op == "startswith":
         prefixes = tuple(literals)
         return lambda ev: any(t.startswith(prefixes) for t in texts(ev))
@@ -158,10 +237,11 @@ def _grouped(name: str, op: str, literals: list[str]) -> Pred:
     for lit in literals:
         automaton.add_word(lit, lit)
     automaton.make_automaton()
+    search = automaton.iter
 
     def contains(ev: _Event) -> bool:
         for t in texts(ev):
-            for _ in automaton.iter(t):
+            for _ in search(t):
                 return True
         return False
 
@@ -171,6 +251,14 @@ def _grouped(name: str, op: str, literals: list[str]) -> Pred:
 def _test_pred(test: Test) -> Pred:
     name, op, val = test.field, test.op, test.value
     if name is None:  # keyword search over every value
+        if not test.cased and op in ("eq", "contains", "startswith", "endswith"):
+            if op == "eq":
+                return lambda ev: val in ev.all_texts()
+            if op == "contains":
+                return lambda ev: any(val in t for t in ev.all_texts())
+            if op == "startswith":
+                return lambda ev: any(t.startswith(val) for t in ev.all_texts())
+            return lambda ev: any(t.endswith(val) for t in ev.all_texts())
         return lambda ev: any(v is not None and test_value(test, v, ev.view)
                               for v in ev.view.values())
     if op in ("eq", "contains", "startswith", "endswith", "glob"):
@@ -181,7 +269,15 @@ def _test_pred(test: Test) -> Pred:
         return lambda ev: (ev.view.get(name) is not None) is val
     if op == "re":
         pat = regex(val, test.flags)
-        return lambda ev: any(pat.search(t) for t in strings(ev.view.get(name)))
+        search = pat.search
+
+        def re_pred(ev: _Event) -> bool:
+            value = ev.view.get(name)
+            if type(value) is str:
+                return search(value) is not None
+            return any(search(t) for t in strings(value))
+
+        return re_pred
     if op == "num":
 
         def num_pred(ev: _Event) -> bool:
@@ -208,93 +304,384 @@ def _test_pred(test: Test) -> Pred:
     return lambda ev: (v := ev.view.get(name)) is not None and test_value(test, v, ev.view)
 
 
-def needles(node: Node) -> set[tuple[str | None, str]] | None:
-    """(field, folded literal) pairs, one of which occurs whenever ``node`` holds; None: none."""
+# --- specialisation to one event id -----------------------------------------------------------
+
+def specialise(node: Node, eid: int) -> Node | bool:
+    """``node`` for events whose ``eventid`` value is the int ``eid``: its tests of that field
+    replaced by their (constant) outcome, the tree simplified; True/False if it is constant."""
     if isinstance(node, Test):
-        if node.op in ("eq", "contains", "startswith", "endswith", "glob") and \
-                len(node.needle) >= MIN_NEEDLE:
-            return {(node.field, node.needle)}
+        if node.field == "eventid" and node.op != "fieldref":
+            return eval_test(node, {"eventid": eid})
+        return node
+    if isinstance(node, Not):
+        inner = specialise(node.arg, eid)
+        if isinstance(inner, bool):
+            return not inner
+        return node if inner is node.arg else Not(inner)
+    is_and = isinstance(node, And)
+    args: list[Node] = []
+    changed = False
+    for arg in node.args:
+        got = specialise(arg, eid)
+        if isinstance(got, bool):
+            changed = True
+            if got is not is_and:  # False in an AND, True in an OR decides it
+                return got
+            continue
+        changed = changed or got is not arg
+        args.append(got)
+    if not args:
+        return is_and
+    if not changed:
+        return node
+    if len(args) == 1:
+        return args[0]
+    return And(tuple(args)) if is_and else Or(tuple(args))
+
+
+# --- needles ----------------------------------------------------------------------------------
+
+Needles = frozenset[tuple[str | None, str]]
+
+
+def useful(word: str) -> bool:
+    """Whether a needle is selective enough to gate a rule (short common ones hit always)."""
+    if len(word) >= MIN_NEEDLE:
+        return True
+    if not word:
+        return False
+    if any(ord(c) > 127 for c in word) or word in _RARE:
+        return True
+    return len(word) == 2 and not all(c.isalnum() or c in _COMMON for c in word)
+
+
+Score = Callable[[str], float]
+
+
+def static_score(word: str) -> float:
+    """A guess at how often ``word`` occurs in an event (longer is rarer), before counting."""
+    return 0.5 ** len(word)
+
+
+def _cost(items: Needles, score: Score) -> tuple[float, int]:
+    return (sum(score(w) for _, w in items), len(items))
+
+
+@functools.lru_cache(maxsize=16384)
+def regex_needles(pattern: str, flags: int) -> frozenset[str] | None:
+    """Folded literals one of which every text matched by ``re.search(pattern)`` contains.
+
+    Literal runs of the pattern (and of groups and repeats of at least one) qualify; case
+    insensitive runs only from ASCII characters other than ``i`` (``(?i)i`` also matches
+    ``İ``/``ı``, whose case folds differ), so a folded run is a substring of the folded text.
+    """
+    try:
+        parsed = _re_parser.parse(pattern, flags)
+    except Exception:  # an unparsable pattern just has no needles
         return None
+    return _re_seq(list(parsed), bool(parsed.state.flags & re.IGNORECASE))
+
+
+def _required_sub(name: str, av: Any) -> list[tuple[Any, Any]] | None:
+    """The items of a group matched at least once in place (no flag changes), else None."""
+    if name == "SUBPATTERN" and not av[1] and not av[2]:
+        return list(av[3])
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and av[0] >= 1:
+        return list(av[2])
+    return None
+
+
+def _edge(items: list[tuple[Any, Any]], icase: bool, *, lead: bool) -> list[str]:
+    """The literal characters a sequence must start (``lead``) or end with."""
+    seq = items if lead else items[::-1]
+    out: list[str] = []
+    for op, av in seq:
+        name = str(op)
+        if name == "LITERAL":
+            ch = chr(av)
+            if icase and (ord(ch) > 127 or ch in "iI"):
+                break
+            out.append(ch)
+            continue
+        if not out:
+            inner = _required_sub(name, av)
+            if inner is not None:
+                out = _edge(inner, icase, lead=lead)
+                if not lead:
+                    out.reverse()
+        break
+    return out if lead else out[::-1]
+
+
+def _re_seq(items: list[tuple[Any, Any]], icase: bool) -> frozenset[str] | None:
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            word = fold("".join(run))
+            if useful(word):
+                options.append(frozenset({word}))
+            run.clear()
+
+    for op, av in items:
+        name = str(op)
+        if name == "LITERAL":
+            ch = chr(av)
+            if icase and (ord(ch) > 127 or ch in "iI"):
+                flush()
+            else:
+                run.append(ch)
+            continue
+        inner_items = _required_sub(name, av)
+        if inner_items is not None and run:  # "a(?:bc)+" requires "ab"
+            run.extend(_edge(inner_items, icase, lead=True))
+        flush()
+        if inner_items is not None:  # "(?:ab)+c" requires "bc"
+            run.extend(_edge(inner_items, icase, lead=False))
+        got: frozenset[str] | None = None
+        if name == "SUBPATTERN":
+            _group, add, delete, sub = av
+            inner = (icase or bool(add & re.IGNORECASE)) and not (delete & re.IGNORECASE)
+            got = _re_seq(list(sub), inner)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub = av
+            if low >= 1:
+                got = _re_seq(list(sub), icase)
+        elif name == "ATOMIC_GROUP":
+            got = _re_seq(list(av), icase)
+        elif name == "BRANCH":
+            union: set[str] = set()
+            for branch in av[1]:
+                one = _re_seq(list(branch), icase)
+                if one is None:
+                    union.clear()
+                    break
+                union |= one
+            got = frozenset(union) if union else None
+        if got:
+            options.append(got)
+    flush()
+    if not options:
+        return None
+    return min(options, key=lambda s: (len(s), -min(len(w) for w in s)))
+
+
+def needles(node: Node, score: Score = static_score) -> Needles | None:
+    """(field, folded literal) pairs, one of which occurs whenever ``node`` holds; None: none.
+
+    An AND takes the needles of the argument whose needles ``score`` rates rarest.
+    """
+    if isinstance(node, Test):
+        return _test_needles(node)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
         out: set[tuple[str | None, str]] = set()
         for arg in node.args:
-            got = needles(arg)
+            got = needles(arg, score)
             if got is None:
                 return None
             out |= got
-        return out
-    best: set[tuple[str | None, str]] | None = None
+        return frozenset(out)
+    best: Needles | None = None
+    best_cost: tuple[float, int] | None = None
     for arg in node.args:
-        got = needles(arg)
-        if got is not None and (best is None or _cost(got) < _cost(best)):
-            best = got
+        got = needles(arg, score)
+        if got is not None:
+            cost = _cost(got, score)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = got, cost
     return best
 
 
-def _cost(items: set[tuple[str | None, str]]) -> tuple[int, int]:
-    return (len(items), -min(len(n) for _, n in items))
+def _test_needles(test: Test) -> Needles | None:
+    if test.op in ("eq", "contains", "startswith", "endswith", "glob"):
+        return frozenset({(test.field, test.needle)}) if useful(test.needle) else None
+    if test.op == "re":
+        words = regex_needles(test.value, test.flags)
+        return None if words is None else frozenset((test.field, w) for w in words)
+    return None
 
 
-@dataclass(slots=True)
-class _Entry:
-    rule: CompiledRule
-    index: int
-    pred: Pred
+def all_needles(node: Node) -> set[tuple[str | None, str]]:
+    """Every needle any choice of :func:`needles` could take from ``node``."""
+    out: set[tuple[str | None, str]] = set()
+    stack: list[Node] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Test):
+            out |= _test_needles(item) or frozenset()
+        elif isinstance(item, Not):
+            continue  # never a needle source
+        else:
+            stack.extend(item.args)
+    return out
 
 
-@dataclass(slots=True)
+# --- buckets and the matcher ------------------------------------------------------------------
+
+#: Events a bucket scans for every needle of its rules, counting how often each occurs, before
+#: it chooses each rule's rarest needles by those counts.
+LEARN_EVENTS = 2000
+
+
+class Scanner:
+    """Which of a fixed list of words occur in a text: indexes into the list, with repeats."""
+
+    __slots__ = ("_find", "_py")
+
+    def __init__(self, words: list[str]) -> None:
+        self._py: Any = None
+        if ahocorasick_rs is not None:
+            self._find = ahocorasick_rs.AhoCorasick(words).find_matches_as_indexes
+        else:
+            self._py = ahocorasick.Automaton()
+            for i, word in enumerate(words):
+                self._py.add_word(word, i)
+            self._py.make_automaton()
+
+    def find(self, text: str) -> list[int]:
+        if self._py is None:
+            return [m[0] for m in self._find(text, True)]
+        return [i for _, i in self._py.iter(text)]
+
+
+class _Compiled:
+    """One rule target, compiled on first use (and per event id when specialised)."""
+
+    __slots__ = ("cond", "pred", "specialised", "target")
+
+    def __init__(self, target: Target, cond: Node) -> None:
+        self.target = target
+        self.cond = cond
+        self.pred: Pred | None = None
+        self.specialised: dict[int, tuple[Pred, Node | None] | None] = {}
+
+    def general(self) -> tuple[Pred, Node | None]:
+        if self.pred is None:
+            self.pred = _pred(self.cond)
+        return self.pred, self.cond
+
+    def at(self, eid: int | None) -> tuple[Pred, Node | None] | None:
+        """Predicate and tree for events with int event id ``eid`` (None: any); None: never."""
+        if eid is None:
+            return self.general()
+        if eid in self.specialised:
+            return self.specialised[eid]
+        cond = specialise(self.cond, eid)
+        found: tuple[Pred, Node | None] | None
+        if cond is False:
+            found = None
+        elif cond is True:
+            found = ((lambda ev: True), None)
+        elif cond is self.cond:
+            found = self.general()
+        else:
+            assert not isinstance(cond, bool)
+            found = (_pred(cond), cond)
+        self.specialised[eid] = found
+        return found
+
+
 class _Bucket:
-    entries: list[_Entry]
-    always: list[int]  # entries without needles
-    automata: dict[str, Any] = field(default_factory=dict)  # field -> automaton
-    keyword: Any = None  # automaton over every value
+    """The rules of one (channel, event id) and how their candidates are found."""
+
+    __slots__ = ("always", "counts", "entries", "learning", "nodes", "scan", "scanner",
+                 "seen", "targets", "words")
+
+    def __init__(self, chosen: list[tuple[int, Pred, Node | None]], learn: int) -> None:
+        self.entries = [(index, pred) for index, pred, _ in chosen]
+        self.nodes = [node for _, _, node in chosen]
+        self.always: tuple[int, ...] = ()
+        self.scan: tuple[str, ...] | None = ()  # fields to scan; None: every field
+        self.scanner: Scanner | None = None
+        self.targets: list[frozenset[int]] = []  # per word: the entry slots it selects
+        self.words: list[str] = []
+        self.seen = 0
+        self.learning = learn > 0
+        self.counts: list[int] = []
+        self.choose(static_score, scan_all=self.learning)
+
+    def choose(self, score: Score, *, scan_all: bool) -> None:
+        """Pick each rule's needles by ``score``; scan for them (or for every needle)."""
+        always: list[int] = []
+        words: dict[str, set[int]] = {}
+        fields: set[str] = set()
+        keyword = False
+        for slot, node in enumerate(self.nodes):
+            best = needles(node, score) if node is not None else None
+            if best is None:
+                always.append(slot)
+                continue
+            for _, word in best:
+                words.setdefault(word, set()).add(slot)
+        if scan_all:
+            for node in self.nodes:
+                for _, word in all_needles(node) if node is not None else ():
+                    words.setdefault(word, set())
+        for node in self.nodes:  # the fields any needle may come from
+            if node is None:
+                continue
+            for fname, _ in all_needles(node) if scan_all else needles(node, score) or ():
+                if fname is None:
+                    keyword = True
+                else:
+                    fields.add(fname)
+        self.words = sorted(words)
+        self.always = tuple(always)
+        self.scan = None if keyword else tuple(sorted(fields))
+        self.scanner = Scanner(self.words) if self.words else None
+        self.targets = [frozenset(words[w]) for w in self.words]
+        self.counts = [0] * len(self.words) if scan_all else []
+
+    def learned(self) -> None:
+        """Choose needles by the counts of the events seen so far."""
+        counts = dict(zip(self.words, self.counts, strict=True))
+        seen = self.seen + 1
+
+        def score(word: str) -> float:
+            return (counts.get(word, 0) + static_score(word)) / seen
+
+        self.learning = False
+        self.choose(score, scan_all=False)
 
 
 class Matcher:
-    """Match events against the detection rules of a rule set (fast path)."""
+    """Match events against the detection rules of a rule set (fast path).
 
-    def __init__(self, ruleset: RuleSet | list[CompiledRule], *, profile: bool = False) -> None:
+    ``learn``: events per bucket to count needle frequencies on before choosing (0: never).
+    """
+
+    def __init__(self, ruleset: RuleSet | list[CompiledRule], *, profile: bool = False,
+                 learn: int = LEARN_EVENTS) -> None:
         rules = ruleset if isinstance(ruleset, list) else ruleset.rules
         self.rules = [r for r in rules if r.correlation is None]
-        self._compiled: list[list[tuple[Any, Pred, set[tuple[str | None, str]] | None]]] = []
-        for rule in self.rules:
-            self._compiled.append(
-                [(target, _pred(cond), needles(cond)) for target, cond in rule.targets]
-            )
-        self._buckets: dict[tuple[str | None, int | None], _Bucket] = {}
+        self._compiled = [[_Compiled(t, c) for t, c in rule.targets] for rule in self.rules]
+        # (raw channel, event id, True) -> bucket, for events with a str channel and int id
+        self._buckets: dict[tuple[Any, Any, bool], _Bucket] = {}
+        self._shared: dict[tuple[str | None, int | None, bool], _Bucket] = {}
+        self._learn = learn
         self.profile = profile
         self.seconds: list[float] = [0.0] * len(self.rules)
         self.evaluations: list[int] = [0] * len(self.rules)
 
-    def _bucket(self, key: tuple[str | None, int | None]) -> _Bucket:
-        entries: list[_Entry] = []
-        always: list[int] = []
-        words: dict[str | None, dict[str, set[int]]] = {}
+    def _bucket(self, key: tuple[str | None, int | None], exact: bool) -> _Bucket:
+        """The bucket of (lower-case channel, event id); ``exact``: the id is an int value."""
+        shared = self._shared.get((*key, exact))
+        if shared is not None:
+            return shared
+        chosen: list[tuple[int, Pred, Node | None]] = []
         for index, targets in enumerate(self._compiled):
-            for target, pred, need in targets:
-                if not applies(target, key):
+            for compiled in targets:
+                if not applies(compiled.target, key):
                     continue
-                slot = len(entries)
-                entries.append(_Entry(self.rules[index], index, pred))
-                if need is None:
-                    always.append(slot)
-                else:
-                    for fname, word in need:
-                        words.setdefault(fname, {}).setdefault(word, set()).add(slot)
+                got = compiled.at(key[1] if exact else None)
+                if got is not None:
+                    chosen.append((index, *got))
                 break  # one target per rule and event
-        bucket = _Bucket(entries, always)
-        for fname, table in words.items():
-            automaton = ahocorasick.Automaton()
-            for word, slots in table.items():
-                automaton.add_word(word, tuple(sorted(slots)))
-            automaton.make_automaton()
-            if fname is None:
-                bucket.keyword = automaton
-            else:
-                bucket.automata[fname] = automaton
-        self._buckets[key] = bucket
+        bucket = _Bucket(chosen, self._learn)
+        self._shared[(*key, exact)] = bucket
         return bucket
 
     def match(self, fields: Mapping[str, Any]) -> list[CompiledRule]:
@@ -303,44 +690,55 @@ class Matcher:
 
     def match_indices(self, fields: Mapping[str, Any]) -> list[int]:
         """Indices into :attr:`rules` of the rules matching one flattened event."""
-        view = event_view(fields)
-        key = event_key(view)
-        bucket = self._buckets.get(key)
+        view = fast_view(fields)
+        channel = view.get("channel")
+        eid = view.get("eventid")
+        exact = type(eid) is int
+        bkey = (channel, eid, exact) if exact and type(channel) is str else None
+        bucket = self._buckets.get(bkey) if bkey is not None else None
         if bucket is None:
-            bucket = self._bucket(key)
-        if not bucket.entries:
+            key = event_key(view)
+            bucket = self._bucket(key, exact and key[1] == eid)
+            if bkey is not None and len(self._buckets) < 100_000:
+                self._buckets[bkey] = bucket
+        entries = bucket.entries
+        if not entries:
+            return []
+        slots: set[int] = set(bucket.always)
+        scanner = bucket.scanner
+        if scanner is not None:
+            if bucket.scan is None:
+                items: Any = view.values()
+            else:
+                items = [view[f] for f in bucket.scan if f in view]
+            text = _SEP.join([v if type(v) is str else _text(v) for v in items]).casefold()
+            found = scanner.find(text)
+            if found:
+                targets = bucket.targets
+                slots.update(*[targets[i] for i in found])
+            if bucket.learning:
+                counts = bucket.counts
+                for i in set(found):
+                    counts[i] += 1
+                bucket.seen += 1
+                if bucket.seen >= self._learn:
+                    bucket.learned()
+        if not slots:
             return []
         ev = _Event(view)
-        candidates: set[int] = set(bucket.always)
-        for fname, automaton in bucket.automata.items():
-            value = view.get(fname)
-            if value is None:
-                continue
-            for text in ev.texts(fname, value):
-                for _, slots in automaton.iter(text):
-                    candidates.update(slots)
-        if bucket.keyword is not None:
-            for fname, value in view.items():
-                if value is None:
-                    continue
-                for text in ev.texts(fname, value):
-                    for _, slots in bucket.keyword.iter(text):
-                        candidates.update(slots)
         out: list[int] = []
-        entries = bucket.entries
         if self.profile:
-            for slot in sorted(candidates):
-                entry = entries[slot]
+            for slot in sorted(slots):
+                index, pred = entries[slot]
                 started = time.perf_counter()
-                hit = entry.pred(ev)
-                self.seconds[entry.index] += time.perf_counter() - started
-                self.evaluations[entry.index] += 1
+                hit = pred(ev)
+                self.seconds[index] += time.perf_counter() - started
+                self.evaluations[index] += 1
                 if hit:
-                    out.append(entry.index)
+                    out.append(index)
         else:
-            for slot in sorted(candidates):
-                entry = entries[slot]
-                if entry.pred(ev):
-                    out.append(entry.index)
-        out.sort()
+            for slot in sorted(slots):
+                index, pred = entries[slot]
+                if pred(ev):
+                    out.append(index)
         return out
