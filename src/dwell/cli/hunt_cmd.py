@@ -12,6 +12,7 @@ from rich.table import Table
 from dwell.cli.ingest_cmd import add_case_arg, ingest_paths
 from dwell.engine import hunt_case, read_detections
 from dwell.engine.hunt import HuntSession
+from dwell.report.manifest import write_manifest
 from dwell.rules import load_rules
 
 if TYPE_CHECKING:
@@ -81,6 +82,22 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
     if args.jsonl:
         _write_jsonl(args.jsonl, rows)
         ui.info(f"wrote {len(rows)} detections to {args.jsonl}")
+    run_args = {k: v for k, v in vars(args).items() if k != "handler"}
+    rules_info = {
+        "sha256": ruleset.sha256, "rules": len(ruleset.rules), "files": ruleset.files,
+        "unusable": len(ruleset.errors),
+        "by_level": dict(Counter(r.level for r in ruleset.rules)),
+        "unusable_list": [{"path": str(e.path), "line": e.line, "reason": e.reason}
+                          for e in ruleset.errors[:2000]],
+    }
+    try:
+        write_manifest(args.case, "hunt", run_args,
+                       {"rules": rules_info, "hunt": {"events": summary.events,
+                                                      "detections": summary.detections,
+                                                      "seconds": round(summary.seconds, 3)}},
+                       detections=table)
+    except OSError as exc:
+        ui.info(f"warning: the run manifest could not be stored: {exc}")
     return status
 
 
