@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -14,7 +15,10 @@ class Ui:
     def __init__(self, quiet: bool = False, verbose: bool = False) -> None:
         self.quiet = quiet
         self.verbose = verbose
-        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        # Off a terminal rich would assume 80 columns: use $COLUMNS, else 100, so tables of
+        # times and host names are not cut when output goes to a file or a pipe.
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or 100)
+        self.out = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=width)
         self.err = Console(file=sys.stderr, highlight=False, stderr=True, soft_wrap=True)
 
     @property
