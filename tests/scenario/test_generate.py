@@ -230,3 +230,18 @@ def test_scale_changes_volume(tmp_path: Path, albania: tuple[Path, AnswerKey]) -
 
     small, large = count(albania[0]), count(tmp_path)
     assert large > small * 1.5  # background x4; attacker steps and bait stay fixed
+
+
+def test_post_eviction_document_ties_to_the_rdp_session(albania: tuple[Path, AnswerKey]) -> None:
+    out, key = albania
+    logs = out / "logs" / "EAPP01"
+    docs = [r["Event"]["EventData"]["Data"]["#text"][0]
+            for r in _records(logs / "Application.jsonl") if "ID-230129-0042" in json.dumps(r)]
+    assert len(docs) == 1
+    logon_id = docs[0].split("logon_id=")[1].split()[0]
+    sysmon = logs / channel_file("Microsoft-Windows-Sysmon/Operational")
+    procs = [r["Event"]["EventData"] for r in _records(sysmon)
+             if _eid(r) == 1 and r["Event"]["EventData"]["LogonId"] == logon_id]
+    assert any(p["Image"].endswith("EAppDocGen.exe") for p in procs)
+    assert key.first_after_eviction is not None
+    assert all(_time(r) > key.evicted_at for r in _records(logs / "Security.jsonl"))

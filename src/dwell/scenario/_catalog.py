@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -229,6 +230,7 @@ def file_version(pe: PE, os_name: str) -> str:
     return pe.version or _OS_VERSION.get(os_name, _OS_VERSION["2016"])
 
 
+@functools.lru_cache(maxsize=4096)
 def hashes(image: str, os_name: str) -> str:
     """Sysmon ``Hashes`` (SHA1, MD5, SHA256, IMPHASH); stable per image and Windows build."""
     base = image.rsplit("\\", 1)[-1].lower()

@@ -151,6 +151,10 @@ def psexec(src: str, dst: str, at: float, *, user: str, src_ip: str, dst_ip: str
     tool_name = tool.rsplit("\\", 1)[-1]
     flag = "-s " if system else ""
     remote_user = SYSTEM if system else user
+    level = "System" if system else "High"
+    first = cmd.split()[0]
+    image = CMD if first.lower().startswith("cmd") else (paths or {}).get(first.lower(), first)
+    inner = cmd.split("/c", 1)[1] if "/c" in cmd else ""
     pipe_base = f"PSEXESVC-{src}-{src_pid_tag}"
     return (
         Proc(src, at, tool, f"{tool_name}  \\\\{dst} -accepteula {flag}{cmd}", user, parent,
@@ -172,12 +176,9 @@ def psexec(src: str, dst: str, at: float, *, user: str, src_ip: str, dst_ip: str
           for i, kind in enumerate(("stdin", "stdout", "stderr"))),
         *(PipeCreate(dst, at + 3.1 + i * 0.1, PSEXESVC, f"\\{pipe_base}-{kind}")
           for i, kind in enumerate(("stdin", "stdout", "stderr"))),
-        Proc(dst, at + 3.6, CMD if cmd.split()[0].lower().startswith("cmd") else
-             (paths or {}).get(cmd.split()[0].lower(), cmd.split()[0]),
-             cmd, remote_user, PSEXESVC, integrity="System" if system else "High",
+        Proc(dst, at + 3.6, image, cmd, remote_user, PSEXESVC, integrity=level,
              cwd="C:\\Windows\\system32\\", lifetime=5.0),
-        *children(cmd.split("/c", 1)[1] if "/c" in cmd else "", dst, remote_user, at + 3.6,
-                  integrity="System" if system else "High", paths=paths),
+        *children(inner, dst, remote_user, at + 3.6, integrity=level, paths=paths),
     )
 
 

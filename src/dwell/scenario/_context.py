@@ -73,6 +73,8 @@ class Ctx:
         self.silent: dict[str, list[tuple[int, int]]] = {}
         self.scale = 1.0
         self._cache: dict[tuple[str, str, int], ProcInfo] = {} if cache is None else cache
+        self._pids: dict[tuple[str, str, int], int] = {}
+        self._sids: dict[str, str] = {}
 
     # -- sink -------------------------------------------------------------------------------
 
@@ -123,6 +125,13 @@ class Ctx:
 
     def sid(self, user: str) -> str:
         """SID for ``DOMAIN\\name`` (domain or local accounts, well-known principals)."""
+        found = self._sids.get(user)
+        if found is None:
+            found = self._sid(user)
+            self._sids[user] = found
+        return found
+
+    def _sid(self, user: str) -> str:
         upper = user.upper()
         if upper in WELL_KNOWN_SIDS:
             return WELL_KNOWN_SIDS[upper]
@@ -195,8 +204,13 @@ class Ctx:
 
     def service_pid(self, host: str, name: str, t: int) -> int:
         """PID of a long-running system process (changes at monthly reboots)."""
-        h = crc(f"{self.seed}|{self.scen.variant}|{host}|{name}|{t // (30 * DAY)}")
-        return (100 + h % 1100) * 4
+        key = (host, name, t // (30 * DAY))
+        pid = self._pids.get(key)
+        if pid is None:
+            h = crc(f"{self.seed}|{self.scen.variant}|{host}|{name}|{key[2]}")
+            pid = (100 + h % 1100) * 4
+            self._pids[key] = pid
+        return pid
 
     def stable_proc(
         self, host: str, image: str, cmd: str, user: str, t: int, period: int = 30 * DAY

@@ -318,6 +318,17 @@ def user_logoff(ctx: Ctx, host: str, t: int, session: Session) -> None:
     })
 
 
+def session_change(ctx: Ctx, host: str, t: int, eid: int, session: Session, client: str,
+                   address: str) -> None:
+    """Security 4778 (session reconnected) or 4779 (disconnected)."""
+    domain, name = split_user(session.user)
+    security(ctx, host, t, eid, {
+        "AccountName": name, "AccountDomain": domain, "LogonID": hexid(session.logon_id),
+        "SessionName": f"RDP-Tcp#{session.tsid + 1}", "ClientName": client,
+        "ClientAddress": address,
+    })
+
+
 def explicit_logon(
     ctx: Ctx, host: str, t: int, subject: Session, target_user: str, server: str,
     process: ProcInfo, ip: str = "-", port: str = "-",

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dwell.scenario._evtx import Record
 
-_FLUSH_LINES = 2000
+_FLUSH_LINES = 2000  # per file
+_FLUSH_TOTAL = 40_000  # across files: bounds memory whatever the number of files
 
 try:
     import orjson
@@ -84,6 +85,7 @@ class LogWriter:
         self.stage = Path(tempfile.mkdtemp(prefix=".logs-", dir=out_dir))
         self.sinks: dict[tuple[str, str], _Sink] = {}
         self.total = 0
+        self._buffered = 0
 
     def put(self, host: str, channel: str, record: Record | None) -> None:
         """Append ``record`` to its file, or truncate the file when it is None."""
@@ -99,6 +101,11 @@ class LogWriter:
         else:
             sink.write(record)
             self.total += 1
+            self._buffered += 1
+            if self._buffered >= _FLUSH_TOTAL:
+                for each in self.sinks.values():
+                    each.flush()
+                self._buffered = 0
 
     def commit(self) -> None:
         """Flush every file and move the finished tree to ``out_dir/logs``."""

