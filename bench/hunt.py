@@ -18,7 +18,9 @@ rules-emerging-threats, rules-threat-hunting) plus dwell's own pack:
 3. retro-hunt: ``dwell hunt --case SAME --rules ...`` over the stored case.
 
 Both dwell runs are subprocesses; the peak RSS of their whole process tree is sampled. It
-prints events/s of each, cold/raw, the retro speed-up over cold and the peak RSS.
+prints events/s of each, cold/raw, the retro speed-up over cold and the peak RSS, and the CPU
+seconds (user + system, children included) per event of each step: on a shared machine the
+wall-clock ratios move with other load, the CPU ones much less.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import datetime as dt
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -115,6 +118,13 @@ def _raw_json(paths: list[str]) -> int:
     return n
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its waited-for descendants so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def raw(evtx_files: list[Path], json_files: list[Path], workers: int) -> tuple[int, int, float]:
     """(EVTX records, JSON lines, seconds) of decoding everything with ``workers`` processes."""
     ev = [str(f) for f in evtx_files]
@@ -130,8 +140,9 @@ def raw(evtx_files: list[Path], json_files: list[Path], workers: int) -> tuple[i
     return n_evtx, n_json, time.perf_counter() - start
 
 
-def run_dwell(args: list[str], log: Path) -> tuple[float, int, str]:
-    """Run ``dwell ARGS``; (seconds, peak RSS of the process tree, output)."""
+def run_dwell(args: list[str], log: Path) -> tuple[float, int, str, float]:
+    """Run ``dwell ARGS``; (seconds, peak RSS of the process tree, output, CPU seconds)."""
+    cpu = cpu_seconds()
     start = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "dwell", *args], stdout=out,
@@ -149,7 +160,7 @@ def run_dwell(args: list[str], log: Path) -> tuple[float, int, str]:
     text = log.read_text()
     if proc.returncode not in (0, 3):
         raise SystemExit(f"dwell {' '.join(args[:2])} failed ({proc.returncode}):\n{text[-3000:]}")
-    return elapsed, peak, text
+    return elapsed, peak, text, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -179,11 +190,14 @@ def main() -> None:
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}")
     print(f"rules: {len(ruleset.rules)} ({len(ruleset.errors)} unusable, reported)")
 
+    cpu = cpu_seconds()
     n_ev, n_js, t1 = raw(evtx_files, json_files, 1)
+    c1 = cpu_seconds() - cpu
     total = n_ev + n_js
     print(f"corpus: {total:,} events = {n_ev:,} EVTX records ({len(evtx_files)} files) + "
           f"{n_js:,} evtx-JSON lines ({len(json_files)} files), {size / 1e9:.2f} GB")
-    print(f"raw evtx+orjson / JSON decode, 1 process : {total / t1:>9,.0f} events/s ({t1:.1f} s)")
+    print(f"raw evtx+orjson / JSON decode, 1 process : {total / t1:>9,.0f} events/s ({t1:.1f} s; "
+          f"{total / c1:,.0f} events per CPU-second)")
     _, _, tn = raw(evtx_files, json_files, args.jobs)
     print(f"raw evtx+orjson / JSON decode, {args.jobs} processes: {total / tn:>9,.0f} events/s "
           f"({tn:.1f} s)")
@@ -191,22 +205,27 @@ def main() -> None:
     case = args.work / "case"
     shutil.rmtree(case, ignore_errors=True)
     paths = [str(args.work / "evtx"), str(args.work / "jsonl" / "logs")]
-    t_cold, rss_cold, out = run_dwell(
+    t_cold, rss_cold, out, c_cold = run_dwell(
         ["hunt", *paths, "--case", str(case), *rules, "--jobs", str(args.jobs)],
         args.work / "cold.log")
     found = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out)
     detections = found.group(2) if found else "?"
     print(f"dwell cold hunt (ingest+hunt), {args.jobs} jobs : {total / t_cold:>9,.0f} events/s "
-          f"({t_cold:.1f} s, {detections} detections), peak RSS {rss_cold / 2**20:,.0f} MiB")
-    t_retro, rss_retro, out = run_dwell(
+          f"({t_cold:.1f} s, {detections} detections), peak RSS {rss_cold / 2**20:,.0f} MiB; "
+          f"{total / c_cold:,.0f} events per CPU-second")
+    t_retro, rss_retro, out, c_retro = run_dwell(
         ["hunt", "--case", str(case), *rules, "--jobs", str(args.jobs)], args.work / "retro.log")
     found = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out)
     detections = found.group(2) if found else "?"
     print(f"dwell retro-hunt, {args.jobs} jobs            : {total / t_retro:>9,.0f} events/s "
-          f"({t_retro:.1f} s, {detections} detections), peak RSS {rss_retro / 2**20:,.0f} MiB")
+          f"({t_retro:.1f} s, {detections} detections), peak RSS {rss_retro / 2**20:,.0f} MiB; "
+          f"{total / c_retro:,.0f} events per CPU-second")
     print(f"cold / raw (1 process)              : {t1 / t_cold:.2f}  (target >= 0.50)")
     print(f"cold / raw ({args.jobs} processes)            : {tn / t_cold:.2f}")
     print(f"retro speed-up over cold            : {t_cold / t_retro:.2f}x  (target >= 3x)")
+    print(f"CPU per event: raw {c1 / total * 1e6:.1f} us, cold {c_cold / total * 1e6:.1f} us, "
+          f"retro {c_retro / total * 1e6:.1f} us (cold/raw by CPU {c1 / c_cold:.2f}, retro "
+          f"speed-up by CPU {c_cold / c_retro:.2f}x; independent of other load on the machine)")
     print(f"peak RSS (max of both)              : {max(rss_cold, rss_retro) / 2**20:,.0f} MiB "
           "(target < 1024)")
 

@@ -13,6 +13,7 @@ import gc
 import multiprocessing
 import os
 import pickle
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,8 +26,7 @@ import orjson
 import pyarrow as pa
 
 from dwell.engine.correlation import correlate
-from dwell.engine.evaluate import event_view
-from dwell.engine.matcher import Matcher
+from dwell.engine.matcher import Matcher, fast_view
 from dwell.errors import StoreError
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter, open_case
@@ -152,7 +152,7 @@ class _Detector:
             self._detections(events[i], hits, [column[n] for column in columns])
 
     def _detections(self, fields: dict[str, Any], hits: list[int], meta: list[Any]) -> None:
-        view = event_view(fields)
+        view = fast_view(fields)
         for index in hits:
             rule = self.matcher.rules[index]
             matched = {f: view[f] for f in self.capture.get(rule.id, ()) if view.get(f) is not None}
@@ -206,6 +206,7 @@ class HuntSession:
             with open(self.rules_file, "wb") as fh:
                 pickle.dump(ruleset.rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self.rows: list[tuple[Any, ...]] = []
+        self._canon: dict[str, tuple[Any, ...]] = {}
         self.hunted: set[str] = set()  # sources matched while ingesting
         self.hunted_parts: set[str] = set()  # their parts' keys (the ingest group keys)
         self.events = 0
@@ -218,12 +219,26 @@ class HuntSession:
     def on_group(self, group: GroupResult) -> None:
         if not group.parts and not any(r.summary for r in group.sources):
             return
-        self.rows.extend(group.extras.get("detections", []))  # type: ignore[arg-type]
+        self.add_rows(group.extras.get("detections", []))  # type: ignore[arg-type]
         self.events += int(group.extras.get("events", 0))  # type: ignore[call-overload]
         self.add_stats(group.extras.get("stats", []))  # type: ignore[arg-type]
         self.hunted.update(r.summary.sha256 for r in group.sources if r.summary is not None)
         if group.parts:  # every row of a group's parts went through its HuntSink
             self.hunted_parts.add(group.key)
+
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Keep detection rows, sharing equal strings (a worker's rows arrive as new objects):
+        rule metadata by rule id, host/user/channel/source names interned."""
+        canon = self._canon
+        intern = sys.intern
+        keep = self.rows.append
+        for row in rows:
+            head = canon.get(row[0])
+            if head is None:
+                head = canon[row[0]] = row[:7]
+            keep((*head, row[7], *[intern(x) if type(x) is str else x for x in row[8:12]],
+                  row[12], row[13], *[intern(x) if type(x) is str else x for x in row[14:16]],
+                  *row[16:]))
 
     def add_stats(self, items: list[tuple[str, float, int]]) -> None:
         for rid, secs, evals in items:
@@ -338,7 +353,6 @@ def hunt_case(
     run = session if session is not None else HuntSession(ruleset, profile=profile)
     try:
         summary = HuntSummary(rules=len(ruleset.rules), cold_events=run.events)
-        rows = list(run.rows)
         with open_case(case) as reader:  # parts of sources not hunted while ingesting
             listed = reader.sql("SELECT sha256, file, rows FROM parts ORDER BY file").fetchall()
         folder = events_dir(case)
@@ -358,7 +372,7 @@ def hunt_case(
             results = pool.map(call, chunks)
         try:
             for done, (part_rows, events, part_stats) in enumerate(results, 1):
-                rows.extend(part_rows)
+                run.add_rows(part_rows)
                 summary.retro_events += events
                 run.add_stats(part_stats)
                 if progress is not None:
@@ -367,6 +381,7 @@ def hunt_case(
             if pool is not None:
                 pool.shutdown()
         stats = run.stats
+        rows = list(run.rows)
     finally:
         if own:
             run.close()

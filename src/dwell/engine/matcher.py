@@ -80,21 +80,22 @@ _KEYS = _Keys()
 
 
 def fast_view(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The event view of :func:`dwell.engine.evaluate.event_view`, without its null values.
+    """The event view of :func:`dwell.engine.evaluate.event_view` (lower-cased names).
 
-    Names differing only in case: the first non-null value wins (the dict is built from the
-    end, so earlier items overwrite later ones). Absent and null fields read the same to
-    every test, so leaving nulls out changes no result.
+    Null values may be kept or left out: absent and null fields read the same to every test.
+    Names differing only in case (rare) take the slow path, where the first non-null value
+    wins (the dict is built from the end, so earlier items overwrite later ones).
     """
     keys = _KEYS
+    view = dict(zip(map(keys.__getitem__, fields), fields.values(), strict=True))
+    if len(view) == len(fields):
+        return view
     items = fields if isinstance(fields, dict) else dict(fields)
     return {keys[k]: v for k, v in reversed(items.items()) if v is not None}
 
 
 def _text(value: Any) -> str:
     """The texts string tests see in a non-string value, joined for scanning."""
-    if type(value) is int:
-        return str(value)
     return _SEP.join(strings(value))
 
 
@@ -711,7 +712,8 @@ class Matcher:
                 items: Any = view.values()
             else:
                 items = [view[f] for f in bucket.scan if f in view]
-            text = _SEP.join([v if type(v) is str else _text(v) for v in items]).casefold()
+            text = _SEP.join([v if type(v) is str else str(v) if type(v) is int else _text(v)
+                              for v in items]).casefold()
             found = scanner.find(text)
             if found:
                 targets = bucket.targets
