@@ -42,6 +42,8 @@ import evtx
 import orjson
 import psutil
 
+from _memory import watch
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / ".." / "shared" / "data"
 SAMPLES = DATA / "evtx-attack-samples"
@@ -147,15 +149,10 @@ def run_dwell(args: list[str], log: Path) -> tuple[float, int, str, float]:
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "dwell", *args], stdout=out,
                                 stderr=subprocess.STDOUT)
-        peak = 0
-        ps = psutil.Process(proc.pid)
-        while proc.poll() is None:
-            try:
-                tree = [ps, *ps.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in tree))
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
+        rss, pss = watch(proc)
+        peak = max(rss, 0)
+        print(f"  (peak memory of `dwell {args[0]}`: PSS {pss / 2**20:,.0f} MiB, "
+              f"RSS sum {rss / 2**20:,.0f} MiB)")
     elapsed = time.perf_counter() - start
     text = log.read_text()
     if proc.returncode not in (0, 3):

@@ -29,6 +29,8 @@ import evtx
 import orjson
 import psutil
 
+from _memory import watch
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / ".." / "shared" / "data" / "evtx-attack-samples"
 
@@ -87,24 +89,16 @@ def raw(files: list[Path], workers: int) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def ingest(corpus: Path, case: Path) -> tuple[float, int]:
+def ingest(corpus: Path, case: Path) -> tuple[float, int, int]:
     shutil.rmtree(case, ignore_errors=True)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "dwell", "ingest", str(corpus),
                              "--case", str(case), "-q"])
-    peak = 0
-    ps = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            tree = [ps, *ps.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree))
-        except psutil.Error:
-            pass
-        time.sleep(0.05)
+    rss, pss = watch(proc)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 3):
         raise SystemExit(f"dwell ingest failed with exit code {proc.returncode}")
-    return elapsed, peak
+    return elapsed, rss, pss
 
 
 def main() -> None:
@@ -117,15 +111,19 @@ def main() -> None:
     print(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}")
     print(f"corpus: {len(files)} EVTX files, {size / 1e9:.2f} GB")
+    for f in files:  # warm the page cache so that no measurement pays for the disk
+        f.read_bytes()
+    raw(files, 1)  # and warm the parser's allocator
     n1, t1 = raw(files, 1)
     print(f"raw evtx+orjson, 1 process : {n1:,} records in {t1:.1f} s = {n1 / t1:,.0f} rec/s, "
           f"{size / t1 / 1e6:,.0f} MB/s")
     n2, t2 = raw(files, os.cpu_count() or 1)
     print(f"raw evtx+orjson, {os.cpu_count()} processes: {n2 / t2:,.0f} rec/s, "
           f"{size / t2 / 1e6:,.0f} MB/s")
-    t3, peak = ingest(args.work / "corpus", args.work / "case")
+    t3, rss, pss = ingest(args.work / "corpus", args.work / "case")
     print(f"dwell ingest               : {n1:,} records in {t3:.1f} s = {n1 / t3:,.0f} rec/s, "
-          f"{size / t3 / 1e6:,.0f} MB/s, peak RSS {peak / 2**20:,.0f} MiB (process tree)")
+          f"{size / t3 / 1e6:,.0f} MB/s; peak memory of the process tree: "
+          f"PSS {pss / 2**20:,.0f} MiB, RSS sum {rss / 2**20:,.0f} MiB")
     print(f"ratio ingest/raw (1 process)  : {t1 / t3:.2f}")
     print(f"ratio ingest/raw ({os.cpu_count()} processes): {t2 / t3:.2f}")
 

@@ -39,6 +39,15 @@ def _leaves(out: dict[str, Any], node: Any, path: str) -> None:
 
 
 def _event_data(out: dict[str, Any], data: Any) -> None:
+    if (
+        type(data) is dict
+        and "Data" not in data
+        and "#attributes" not in data
+        and dict not in map(type, data.values())
+        and not (out.keys() & data.keys())
+    ):
+        out.update(data)  # the common case: named scalar fields only
+        return
     if not isinstance(data, dict):
         if data is not None:
             _put(out, "Data", "EventData.Data", data)

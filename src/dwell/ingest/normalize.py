@@ -88,6 +88,7 @@ _FIELD_COLUMN: dict[str, tuple[str, int]] = {
     for column, names in TYPED_FIELDS.items()
     for rank, name in enumerate(names)
 }
+_CANDIDATES: frozenset[str] = frozenset(_FIELD_COLUMN)
 _EMPTY = ("", "-", None)
 
 
@@ -108,6 +109,7 @@ def to_batch(
     typed: dict[str, list[Any]] = {name: [] for name in TYPED_FIELDS}
     typed_lists = tuple(typed.items())
     field_column = _FIELD_COLUMN
+    candidates = _CANDIDATES
     dumps = orjson.dumps
     option = orjson.OPT_NON_STR_KEYS
     for rec in records:
@@ -121,10 +123,10 @@ def to_batch(
         record_ids.append(get("EventRecordID"))
         positions.append(rec.pos)
         found: dict[str, tuple[int, Any]] = {}
-        for key, value in f.items():
-            spec = field_column.get(key)
-            if spec is not None and value not in _EMPTY:
-                column, rank = spec
+        for key in f.keys() & candidates:  # a C-level set intersection: few names survive
+            value = f[key]
+            if value not in _EMPTY:
+                column, rank = field_column[key]
                 old = found.get(column)
                 if old is None or rank < old[0]:
                     found[column] = (rank, value)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from dwell.model import IngestWarning, SourceSummary
 
 PART_ROWS = 1_000_000
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 32_768
 
 
 class PartWriter:
