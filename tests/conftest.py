@@ -21,3 +21,13 @@ def shared_data() -> Path:
             pytest.fail(f"shared data missing at {SHARED}: CI must provide ../shared/data")
         pytest.skip(f"shared data not present at {SHARED}")
     return SHARED
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """In CI (``CI`` set) a skipped test is a failed test: nothing may skip silently there."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test: {report.longrepr}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time as _time
 from collections import defaultdict
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
@@ -25,7 +26,7 @@ from dwell.correlate.model import (
     Edge,
     HostEntry,
 )
-from dwell.correlate.reason import Graph, attribute, propagate
+from dwell.correlate.reason import ASSOC_WINDOW, Graph, attribute, propagate
 from dwell.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
 
 MAX_AFTER_EVICTION = 500
 
+
+
+def _at_compromise(graph: Graph, det: act.Detection) -> act.Detection:
+    """A pattern that began shortly before its host was found compromised began with the
+    intrusion (an implant's first beacon precedes the alerts that expose it): judge its start
+    as of the compromise."""
+    state = graph.hosts.get(det.host)
+    if state is not None and state.time - ASSOC_WINDOW <= det.time < state.time:
+        return replace(det, time=state.time)
+    return det
 
 def parse_when(text: str) -> int:
     """Epoch ns from an ISO 8601 date or time (UTC unless a zone is given)."""
@@ -112,7 +123,7 @@ def reconstruct(inputs: CaseInputs, evicted_at: int | None = None) -> CampaignRe
     graph = propagate(dets, facts, edges, sessions, web, evicted_at)
     # A recurring pattern that began only once its host was compromised, and began as the
     # attacker's, is persistence (a beacon, a planted task), not the host's routine.
-    starts = [d for d in recurring if d.time == first_seen[d.routine_key]]
+    starts = [_at_compromise(graph, d) for d in recurring if d.time == first_seen[d.routine_key]]
     starts_f = [f for f in recurring_facts if f.time == first_seen[f.routine_key]]
     first = attribute(graph, starts, starts_f, [], web, core_from=dets, strict=True)
     begun = {a.ref for acts in first.values() for a in acts}
