@@ -21,7 +21,7 @@ from dwell.ingest.pipeline import (
     Unit,
     discover,
     hash_unit,
-    plan_groups,
+    iter_groups,
     run_groups,
 )
 from dwell.model import IngestWarning
@@ -29,7 +29,7 @@ from dwell.store import CaseWriter, PartWriter, open_case
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from dwell.cli._console import Ui
 
@@ -107,29 +107,16 @@ def ingest_paths(
                 units.append(item)
         if report.warnings:
             writer.add_warnings(report.warnings)
-        queued: list[tuple[Unit, str, int]] = []
         seen = writer.known_hashes()
-        with ThreadPoolExecutor(max(2, jobs)) as pool:  # hashlib releases the GIL
-            hashed = list(pool.map(lambda u: _hash(u, options), units))
-        for unit, digest in zip(units, hashed, strict=True):
-            if isinstance(digest, IngestWarning):
-                report.warnings.append(digest)
-                writer.add_warnings([digest])
-                continue
-            sha, size = digest
-            if size and sha in seen:  # empty files are never sources: report each
-                report.duplicates += 1
-                continue
-            seen.add(sha)
-            queued.append((unit, sha, size))
-        total_bytes = sum(size for _, _, size in queued)
-        groups = plan_groups(queued, target_bytes=max(4 << 20, min(64 << 20,
-                                                                   total_bytes // (4 * jobs) + 1)))
+        estimate = sum(_size(unit) for unit in units)
+        target = max(4 << 20, min(64 << 20, estimate // (4 * jobs) + 1))
         factory = functools.partial(sink_factory or PartWriter, str(writer.case))
         progress = _progress(ui)
-        task = progress.add_task("ingest", total=total_bytes or 1, files=0, records=0, rate="")
+        task = progress.add_task("ingest", total=estimate or 1, files=0, records=0, rate="")
+        # Groups are read while later files are still being hashed.
+        groups = iter_groups(_new_jobs(units, options, jobs, writer, seen, report), target)
         with progress:
-            for group in run_groups(groups, factory, options, workers=min(jobs, len(groups))):
+            for group in run_groups(groups, factory, options, workers=min(jobs, len(units))):
                 _commit_group(writer, group, report, ui)
                 if on_group is not None:
                     on_group(group)
@@ -140,6 +127,34 @@ def ingest_paths(
                                      f"{report.bytes / elapsed / 1e6:,.1f} MB/s")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _new_jobs(
+    units: list[Unit], options: IngestOptions, jobs: int, writer: CaseWriter, seen: set[str],
+    report: IngestReport,
+) -> Iterator[tuple[Unit, str, int]]:
+    """Hash ``units`` (in threads) and yield those not already in the case, in order."""
+    with ThreadPoolExecutor(max(2, jobs)) as pool:  # hashlib releases the GIL
+        for unit, digest in zip(units, pool.map(lambda u: _hash(u, options), units),
+                                strict=True):
+            if isinstance(digest, IngestWarning):
+                report.warnings.append(digest)
+                writer.add_warnings([digest])
+                continue
+            sha, size = digest
+            if size and sha in seen:  # empty files are never sources: report each
+                report.duplicates += 1
+                continue
+            seen.add(sha)
+            yield unit, sha, size
+
+
+def _size(unit: Unit) -> int:
+    """The unit's size on disk (a progress estimate: archives are counted once per member)."""
+    try:
+        return os.stat(unit.fs_path).st_size if unit.compression is None else 0
+    except OSError:
+        return 0
 
 
 def _hash(unit: Unit, options: IngestOptions) -> tuple[str, int] | IngestWarning:

@@ -15,6 +15,17 @@ _SYSTEM_ATTRS_PREFIXED = {
 }
 
 
+_ATTR_NAMES: dict[str, dict[str, str]] = {}
+
+
+def _attr_names(element: str) -> dict[str, str]:
+    """Flattened attribute names of one System element (``Name`` -> ``Provider_Name``)."""
+    names = _ATTR_NAMES.get(element)
+    if names is None:
+        names = _ATTR_NAMES[element] = {}
+    return names
+
+
 def _put(out: dict[str, Any], key: str, path: str, value: Any) -> None:
     if key in out:
         out[path] = value
@@ -79,28 +90,28 @@ def flatten_evtx_json(doc: dict[str, Any]) -> dict[str, Any] | None:
     system = event.get("System")
     if isinstance(system, dict):
         for key, value in system.items():
-            if key == "EventID":
-                if isinstance(value, dict):
-                    attrs = value.get("#attributes")
-                    if isinstance(attrs, dict):
-                        for akey, avalue in attrs.items():
-                            out[akey] = avalue
-                    value = value.get("#text")
-                out["EventID"] = value
-            elif key == "TimeCreated":
-                attrs = value.get("#attributes") if isinstance(value, dict) else None
-                stamp = attrs.get("SystemTime") if isinstance(attrs, dict) else value
-                out["TimeCreated"] = stamp
-            elif isinstance(value, dict):
+            if not isinstance(value, dict):
+                out[key] = value  # EventID, TimeCreated and the rest as plain values
+            elif key == "EventID":
                 attrs = value.get("#attributes")
-                prefix = _SYSTEM_ATTRS_PREFIXED.get(key, "")
                 if isinstance(attrs, dict):
                     for akey, avalue in attrs.items():
-                        out[f"{prefix}{akey}"] = avalue
+                        out[akey] = avalue
+                out["EventID"] = value.get("#text")
+            elif key == "TimeCreated":
+                attrs = value.get("#attributes")
+                out["TimeCreated"] = attrs.get("SystemTime") if isinstance(attrs, dict) else value
+            else:
+                attrs = value.get("#attributes")
+                if isinstance(attrs, dict):
+                    names = _ATTR_NAMES.get(key) or _attr_names(key)
+                    for akey, avalue in attrs.items():
+                        name = names.get(akey)
+                        if name is None:
+                            name = names[akey] = f"{_SYSTEM_ATTRS_PREFIXED.get(key, '')}{akey}"
+                        out[name] = avalue
                 if "#text" in value:
                     out[key] = value["#text"]
-            else:
-                out[key] = value
     for key, value in event.items():
         if key in ("System", "#attributes"):
             continue

@@ -98,6 +98,7 @@ def to_batch(
     source_shas: Sequence[str],
 ) -> pa.RecordBatch:
     """Canonical rows for ``records`` (with the file and sha256 each was read from)."""
+    count = len(records)
     times: list[Any] = []
     hosts: list[Any] = []
     channels: list[Any] = []
@@ -106,13 +107,13 @@ def to_batch(
     record_ids: list[Any] = []
     positions: list[int] = []
     blobs: list[bytes] = []
-    typed: dict[str, list[Any]] = {name: [] for name in TYPED_FIELDS}
-    typed_lists = tuple(typed.items())
+    # Typed values are sparse: fill pre-sized columns only where a record has a candidate.
+    typed: dict[str, list[Any]] = {name: [None] * count for name in TYPED_FIELDS}
     field_column = _FIELD_COLUMN
     candidates = _CANDIDATES
     dumps = orjson.dumps
     option = orjson.OPT_NON_STR_KEYS
-    for rec in records:
+    for index, rec in enumerate(records):
         f = rec.fields
         get = f.get
         times.append(get("TimeCreated"))
@@ -122,27 +123,32 @@ def to_batch(
         event_ids.append(get("EventID"))
         record_ids.append(get("EventRecordID"))
         positions.append(rec.pos)
-        found: dict[str, tuple[int, Any]] = {}
-        for key in f.keys() & candidates:  # a C-level set intersection: few names survive
-            value = f[key]
-            if value not in _EMPTY:
-                column, rank = field_column[key]
-                old = found.get(column)
-                if old is None or rank < old[0]:
-                    found[column] = (rank, value)
-        for column, values in typed_lists:
-            hit = found.get(column)
-            values.append(None if hit is None else hit[1])
-        blobs.append(dumps(f, option=option))
+        names = f.keys() & candidates  # a C-level set intersection: few names survive
+        if names:
+            found: dict[str, tuple[int, Any]] = {}
+            for key in names:
+                value = f[key]
+                if value not in _EMPTY:
+                    column, rank = field_column[key]
+                    old = found.get(column)
+                    if old is None or rank < old[0]:
+                        found[column] = (rank, value)
+            for column, (_, value) in found.items():
+                typed[column][index] = value
+        try:
+            blobs.append(dumps(f))
+        except TypeError:  # a non-string key: rare, and slower to encode
+            blobs.append(dumps(f, option=option))
+    host_strings = _strings(hosts)
     columns: dict[str, pa.Array] = {
         "timestamp": _timestamps(times),
-        "host": pa.array(_strings(hosts), pa.string()),
-        "host_short": pa.array([_short_host(h) for h in _strings(hosts)], pa.string()),
+        "host": pa.array(host_strings, pa.string()),
+        "host_short": pa.array([_short_host(h) for h in host_strings], pa.string()),
         "channel": pa.array(_strings(channels), pa.string()),
         "provider": pa.array(_strings(providers), pa.string()),
         "event_id": pa.array(_ints(event_ids, 2**31), pa.int32()),
         "record_id": pa.array(_ints(record_ids, 2**63), pa.int64()),
-        "data_type": pa.array([DATA_TYPE_EVTX] * len(records), pa.string()),
+        "data_type": pa.array([DATA_TYPE_EVTX] * count, pa.string()),
         "source_file": pa.array(source_files, pa.string()),
         "source_sha256": pa.array(source_shas, pa.string()),
         "source_pos": pa.array(positions, pa.int64()),
@@ -151,7 +157,7 @@ def to_batch(
         if column in INT_TYPED:
             columns[column] = pa.array(_ints(values, 2**63), pa.int64())
         else:
-            columns[column] = pa.array([_text(v) for v in values], pa.string())
+            columns[column] = _text_array(values)
     columns["fields"] = pa.array(blobs, pa.binary()).cast(pa.string())
     return pa.RecordBatch.from_arrays([columns[name] for name in EVENT_SCHEMA.names],
                                       schema=EVENT_SCHEMA)
@@ -169,10 +175,20 @@ def _strings(values: list[Any]) -> list[str | None]:
 def _ints(values: list[Any], bound: int) -> list[int | None]:
     out: list[int | None] = []
     for v in values:
+        if v is None:
+            out.append(None)
+            continue
         if type(v) is not int:
             v = to_int(v)
         out.append(v if v is not None and -bound <= v < bound else None)
     return out
+
+
+def _text_array(values: list[Any]) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())  # the usual case: str or None only
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([_text(v) for v in values], pa.string())
 
 
 def _text(value: Any) -> str | None:

@@ -12,7 +12,7 @@ import hashlib
 import io
 import os
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
@@ -353,39 +353,64 @@ def plan_groups(
     max_files: int = 2000,
 ) -> list[list[tuple[Unit, str, int]]]:
     """Bundle jobs into groups of about ``target_bytes`` (a big file is a group of its own)."""
-    groups: list[list[tuple[Unit, str, int]]] = []
+    return list(iter_groups(jobs, target_bytes, max_files))
+
+
+def iter_groups(
+    jobs: Iterable[tuple[Unit, str, int]], target_bytes: int = 64 * 1024 * 1024,
+    max_files: int = 2000,
+) -> Iterator[list[tuple[Unit, str, int]]]:
+    """:func:`plan_groups` as a stream: each group is yielded as soon as it is complete."""
     current: list[tuple[Unit, str, int]] = []
     size = 0
     for job in jobs:
         if current and (size + job[2] > target_bytes or len(current) >= max_files):
-            groups.append(current)
+            yield current
             current, size = [], 0
         current.append(job)
         size += job[2]
     if current:
-        groups.append(current)
-    return groups
+        yield current
 
 
 def run_groups(
-    groups: Sequence[Sequence[tuple[Unit, str, int]]],
+    groups: Iterable[Sequence[tuple[Unit, str, int]]],
     sink_factory: Callable[[str], Sink],
     options: IngestOptions,
     workers: int = 1,
 ) -> Iterator[GroupResult]:
-    """Read groups of units, in ``workers`` processes; yield each group's result when done."""
+    """Read groups of units, in ``workers`` processes; yield each group's result when done.
+
+    ``groups`` may be a lazy stream (e.g. hashed while earlier groups are read): a group is
+    handed to a worker as soon as it arrives, with at most two per worker waiting.
+    """
     if workers <= 1:
         for group in groups:
             yield read_group(group, sink_factory, options)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(read_group, group, sink_factory, options): group
-                   for group in groups}
-        for future in as_completed(pending):
-            group = pending.pop(future)
-            try:
-                yield future.result()
-            except Exception as exc:  # a crashed worker loses only its group, reported
-                yield GroupResult("", [SourceResult(unit, sha256=sha, warnings=[
-                    IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")])
-                    for unit, sha, _ in group])
+        # Start every worker now, before the caller's stream starts threads of its own.
+        for warm in [pool.submit(int) for _ in range(workers)]:
+            warm.result()
+        pending: dict[Future[GroupResult], Sequence[tuple[Unit, str, int]]] = {}
+        stream = iter(groups)
+        more = True
+        while True:
+            while more and len(pending) < 2 * workers:
+                try:
+                    group = next(stream)
+                except StopIteration:
+                    more = False
+                else:
+                    pending[pool.submit(read_group, group, sink_factory, options)] = group
+            if not pending:
+                return
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                group = pending.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # a crashed worker loses only its group, reported
+                    yield GroupResult("", [SourceResult(unit, sha256=sha, warnings=[
+                        IngestWarning(unit.path, f"internal error, file skipped: {exc!r}")])
+                        for unit, sha, _ in group])
