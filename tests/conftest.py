@@ -14,6 +14,12 @@ SIGMA = SHARED / "sigma"
 REGRESSION = SIGMA / "regression_data"
 
 
+@pytest.fixture(autouse=True)
+def _rule_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiled rule sets are cached per test run, never in the user's ~/.cache."""
+    monkeypatch.setenv("DWELL_CACHE_DIR", str(tmp_path_factory.mktemp("rule-cache")))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED.is_dir():
