@@ -13,6 +13,7 @@ from dwell.cli.ingest_cmd import add_case_arg, ingest_paths
 from dwell.engine import hunt_case, read_detections
 from dwell.engine.hunt import HuntSession
 from dwell.report.manifest import write_manifest
+from dwell.report.text import iso_utc
 from dwell.rules import load_rules
 
 if TYPE_CHECKING:
@@ -130,17 +131,12 @@ def _print_summary(ui: Ui, rows: list[dict[str, Any]]) -> None:
     ui.print(hosts)
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    text: str = value.isoformat()
-    return text.replace("+00:00", "Z")
 
 
 def _write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
             out = dict(row)
-            out["timestamp"] = _iso(row["timestamp"])
+            out["timestamp"] = iso_utc(row["timestamp"])
             out["matched"] = json.loads(row["matched"]) if row["matched"] else None
             fh.write(json.dumps(out, ensure_ascii=False, default=str) + "\n")

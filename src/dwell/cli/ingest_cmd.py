@@ -25,6 +25,7 @@ from dwell.ingest.pipeline import (
     run_groups,
 )
 from dwell.model import IngestWarning
+from dwell.report.text import iso_utc
 from dwell.store import CaseWriter, PartWriter, open_case
 
 if TYPE_CHECKING:
@@ -238,8 +239,8 @@ def case_info(case: str) -> dict[str, Any]:
         "skipped": int(skipped[0]),
         "hosts": {str(h): int(n) for h, n in hosts},
         "channels": {str(c): int(n) for c, n in channels},
-        "first": _iso(span[0]),
-        "last": _iso(span[1]),
+        "first": iso_utc(span[0]),
+        "last": iso_utc(span[1]),
         "warning_list": [
             {"file": f, "record": r, "line": ln, "offset": o, "reason": reason}
             for f, r, ln, o, reason in warnings[:1000]
@@ -247,11 +248,6 @@ def case_info(case: str) -> dict[str, Any]:
     }
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    text: str = value.isoformat()
-    return text.replace("+00:00", "Z")
 
 
 def run_info(args: argparse.Namespace, ui: Ui) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from dwell.errors import StoreError
+from dwell.report.text import iso_utc
 from dwell.store import open_case
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def _json_safe(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_utc(value)
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items() if not callable(v)}
     if isinstance(value, list | tuple | set | frozenset):

@@ -48,6 +48,16 @@ def to_datetime(value: Any) -> datetime | None:
     return None
 
 
+def iso_utc(value: datetime | None) -> str | None:
+    """Full-precision ISO 8601 in UTC with ``Z`` (``2022-05-04T21:15:00.123456Z``).
+
+    Naive datetimes are taken as UTC; aware ones (e.g. DuckDB ``TIMESTAMPTZ`` results, which
+    come back in the session's local zone) are converted, so the output never depends on TZ.
+    """
+    when = to_datetime(value)
+    return None if when is None else when.isoformat().replace("+00:00", "Z")
+
+
 def iso(value: Any, seconds: bool = True) -> str:
     """``2022-05-04T21:15:00Z`` (or minutes only); '' for no time; other text as is."""
     when = to_datetime(value)
