@@ -194,7 +194,7 @@ def _progress(ui: Ui) -> Progress:
         TextColumn("{task.fields[files]} files {task.fields[records]:,} records"),
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
         console=ui.err, disable=not ui.interactive, transient=True,
-    ) if ui.interactive else Progress(disable=True)
+    )
 
 
 def run_ingest(args: argparse.Namespace, ui: Ui) -> int:
