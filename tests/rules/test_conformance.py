@@ -41,7 +41,7 @@ def _cases() -> list[tuple[str, Path, int | None]]:
 
 def _events(path: Path) -> list[dict[str, object]]:
     with open(path, "rb") as fh:
-        return [r.fields for r in EvtxReader(0).read(fh, str(path)) if isinstance(r, RawRecord)]
+        return [r.event() for r in EvtxReader(0).read(fh, str(path)) if isinstance(r, RawRecord)]
 
 
 def test_every_regression_case_fires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -177,7 +177,7 @@ class HuntSink:
 
     def write(self, batch: pa.RecordBatch, records: Sequence[RawRecord]) -> None:
         self._writer.write(batch, records)
-        self._detector.batch(batch, [record.fields for record in records])
+        self._detector.batch(batch, [record.event() for record in records])
 
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()

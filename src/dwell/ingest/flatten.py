@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_SYSTEM_ATTRS_PREFIXED = {
+SYSTEM_ATTRS_PREFIXED = {
     "Provider": "Provider_", "Execution": "Execution_", "Security": "Security_",
 }
 
@@ -108,7 +108,7 @@ def flatten_evtx_json(doc: dict[str, Any]) -> dict[str, Any] | None:
                     for akey, avalue in attrs.items():
                         name = names.get(akey)
                         if name is None:
-                            name = names[akey] = f"{_SYSTEM_ATTRS_PREFIXED.get(key, '')}{akey}"
+                            name = names[akey] = f"{SYSTEM_ATTRS_PREFIXED.get(key, '')}{akey}"
                         out[name] = avalue
                 if "#text" in value:
                     out[key] = value["#text"]

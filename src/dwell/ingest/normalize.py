@@ -82,14 +82,48 @@ def _timestamps(values: list[Any]) -> pa.Array:
     return pa.array([parse_time(v) for v in values], pa.int64()).cast(_TS_TYPE)
 
 
-#: flat field name -> (typed column, priority): first candidate in TYPED_FIELDS wins.
-_FIELD_COLUMN: dict[str, tuple[str, int]] = {
-    name: (column, rank)
+#: the typed columns, in schema order (the tail of a canonical row)
+TYPED_COLUMNS: tuple[str, ...] = tuple(TYPED_FIELDS)
+#: flat field name -> (index into TYPED_COLUMNS, priority): first candidate in TYPED_FIELDS wins.
+_FIELD_COLUMN: dict[str, tuple[int, int]] = {
+    name: (TYPED_COLUMNS.index(column), rank)
     for column, names in TYPED_FIELDS.items()
     for rank, name in enumerate(names)
 }
 _CANDIDATES: frozenset[str] = frozenset(_FIELD_COLUMN)
 _EMPTY = ("", "-", None)
+_SYSTEM = 7  # fields JSON + the six system values come before the typed ones
+
+
+def row_of(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The canonical row of one flattened event.
+
+    ``(fields JSON, TimeCreated, Computer, Channel, Provider_Name, EventID, EventRecordID,
+    *typed)``: one value per :data:`TYPED_COLUMNS`, the first candidate name of that column
+    (in ``TYPED_FIELDS`` order) with a value other than empty or ``-``. The native fast path
+    (:mod:`dwell.ingest.native`) builds the same tuple from the record's JSON text.
+    """
+    get = fields.get
+    typed: list[Any] = [None] * len(TYPED_COLUMNS)
+    names = fields.keys() & _CANDIDATES  # a C-level set intersection: few names survive
+    if names:
+        found: dict[int, tuple[int, Any]] = {}
+        field_column = _FIELD_COLUMN
+        for key in names:
+            value = fields[key]
+            if value not in _EMPTY:
+                column, rank = field_column[key]
+                old = found.get(column)
+                if old is None or rank < old[0]:
+                    found[column] = (rank, value)
+        for column, (_, value) in found.items():
+            typed[column] = value
+    try:
+        blob = orjson.dumps(fields)
+    except TypeError:  # a non-string key: rare, and slower to encode
+        blob = orjson.dumps(fields, option=orjson.OPT_NON_STR_KEYS)
+    return (blob, get("TimeCreated"), get("Computer"), get("Channel"), get("Provider_Name"),
+            get("EventID"), get("EventRecordID"), *typed)
 
 
 def to_batch(
@@ -99,49 +133,13 @@ def to_batch(
 ) -> pa.RecordBatch:
     """Canonical rows for ``records`` (with the file and sha256 each was read from)."""
     count = len(records)
-    times: list[Any] = []
-    hosts: list[Any] = []
-    channels: list[Any] = []
-    providers: list[Any] = []
-    event_ids: list[Any] = []
-    record_ids: list[Any] = []
-    positions: list[int] = []
-    blobs: list[bytes] = []
-    # Typed values are sparse: fill pre-sized columns only where a record has a candidate.
-    typed: dict[str, list[Any]] = {name: [None] * count for name in TYPED_FIELDS}
-    field_column = _FIELD_COLUMN
-    candidates = _CANDIDATES
-    dumps = orjson.dumps
-    option = orjson.OPT_NON_STR_KEYS
-    for index, rec in enumerate(records):
-        f = rec.fields
-        get = f.get
-        times.append(get("TimeCreated"))
-        hosts.append(get("Computer"))
-        channels.append(get("Channel"))
-        providers.append(get("Provider_Name"))
-        event_ids.append(get("EventID"))
-        record_ids.append(get("EventRecordID"))
-        positions.append(rec.pos)
-        names = f.keys() & candidates  # a C-level set intersection: few names survive
-        if names:
-            found: dict[str, tuple[int, Any]] = {}
-            for key in names:
-                value = f[key]
-                if value not in _EMPTY:
-                    column, rank = field_column[key]
-                    old = found.get(column)
-                    if old is None or rank < old[0]:
-                        found[column] = (rank, value)
-            for column, (_, value) in found.items():
-                typed[column][index] = value
-        try:
-            blobs.append(dumps(f))
-        except TypeError:  # a non-string key: rare, and slower to encode
-            blobs.append(dumps(f, option=option))
+    rows = [rec.row if rec.row is not None else row_of(rec.fields or {}) for rec in records]
+    values: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else \
+        [()] * (_SYSTEM + len(TYPED_COLUMNS))
+    blobs, times, hosts, channels, providers, event_ids, record_ids = values[:_SYSTEM]
     host_strings = _strings(hosts)
     columns: dict[str, pa.Array] = {
-        "timestamp": _timestamps(times),
+        "timestamp": _timestamps(list(times)),
         "host": pa.array(host_strings, pa.string()),
         "host_short": pa.array([_short_host(h) for h in host_strings], pa.string()),
         "channel": pa.array(_strings(channels), pa.string()),
@@ -151,13 +149,13 @@ def to_batch(
         "data_type": pa.array([DATA_TYPE_EVTX] * count, pa.string()),
         "source_file": pa.array(source_files, pa.string()),
         "source_sha256": pa.array(source_shas, pa.string()),
-        "source_pos": pa.array(positions, pa.int64()),
+        "source_pos": pa.array([rec.pos for rec in records], pa.int64()),
     }
-    for column, values in typed.items():
+    for column, typed in zip(TYPED_COLUMNS, values[_SYSTEM:], strict=True):
         if column in INT_TYPED:
-            columns[column] = pa.array(_ints(values, 2**63), pa.int64())
+            columns[column] = pa.array(_ints(typed, 2**63), pa.int64())
         else:
-            columns[column] = _text_array(values)
+            columns[column] = _text_array(typed)
     columns["fields"] = pa.array(blobs, pa.binary()).cast(pa.string())
     return pa.RecordBatch.from_arrays([columns[name] for name in EVENT_SCHEMA.names],
                                       schema=EVENT_SCHEMA)
@@ -168,11 +166,11 @@ def _short_host(name: str | None) -> str | None:
     return normalize_host(name)
 
 
-def _strings(values: list[Any]) -> list[str | None]:
+def _strings(values: Sequence[Any]) -> list[str | None]:
     return [v if isinstance(v, str) or v is None else str(v) for v in values]
 
 
-def _ints(values: list[Any], bound: int) -> list[int | None]:
+def _ints(values: Sequence[Any], bound: int) -> list[int | None]:
     out: list[int | None] = []
     for v in values:
         if v is None:
@@ -184,7 +182,7 @@ def _ints(values: list[Any], bound: int) -> list[int | None]:
     return out
 
 
-def _text_array(values: list[Any]) -> pa.Array:
+def _text_array(values: Sequence[Any]) -> pa.Array:
     try:
         return pa.array(values, pa.string())  # the usual case: str or None only
     except (pa.ArrowInvalid, pa.ArrowTypeError):

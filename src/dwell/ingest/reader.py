@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import BinaryIO
@@ -21,11 +23,21 @@ class RawRecord:
     """One event, flattened to ``{field: value}`` with the system fields under canonical names.
 
     ``pos`` is the record's position in its file: the record ordinal for EVTX, the line number
-    for JSON Lines, the element number for a JSON array.
+    for JSON Lines, the element number for a JSON array. A record read by the native fast path
+    carries its canonical ``row`` (:func:`dwell.ingest.normalize.row_of`) instead of ``fields``.
     """
 
-    fields: dict[str, Any]
+    fields: dict[str, Any] | None
     pos: int
+    row: tuple[Any, ...] | None = None
+
+    def event(self) -> dict[str, Any]:
+        """The flattened fields (decoded from the row's JSON for a native record)."""
+        if self.fields is not None:
+            return self.fields
+        assert self.row is not None
+        fields: dict[str, Any] = orjson.loads(self.row[0])
+        return fields
 
 
 class Reader(Protocol):

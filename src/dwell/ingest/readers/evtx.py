@@ -11,6 +11,7 @@ import evtx
 import orjson
 
 from dwell.ingest.flatten import flatten_evtx_json
+from dwell.ingest.native import convert
 from dwell.ingest.reader import RawRecord
 from dwell.model import IngestWarning
 
@@ -124,6 +125,11 @@ class EvtxReader:
                 yield IngestWarning(path, f"skipped damaged chunk: {_short(exc)}", record=ordinal)
                 continue
             ordinal += 1
+            if convert is not None:
+                row = convert(rec["data"], rec.get("timestamp"))
+                if row is not None:
+                    yield RawRecord(None, ordinal, row)
+                    continue
             try:
                 doc = orjson.loads(rec["data"])
             except orjson.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dwell.ingest.flatten import flatten_any
+from dwell.ingest.native import convert
 from dwell.ingest.reader import RawRecord
 from dwell.model import IngestWarning
 
@@ -77,6 +78,11 @@ class JsonReader:
                 continue
             if not line.strip():
                 continue
+            if convert is not None:
+                row = convert(line)
+                if row is not None:
+                    yield RawRecord(None, lineno, row)
+                    continue
             try:
                 doc = orjson.loads(line.removeprefix(_BOM) if lineno == 1 else line)
             except orjson.JSONDecodeError as exc:

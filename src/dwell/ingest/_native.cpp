@@ -1,0 +1,692 @@
+// dwell.ingest._native: the evtx-JSON fast path of ingest, in one pass per record.
+//
+// convert(text, fallback_time=<absent>) parses one ``{"Event": {"System": ..., ...}}`` record
+// (str or bytes) with RapidJSON and returns the canonical row tuple that the pure-Python path
+// computes with ``flatten_evtx_json`` + ``normalize.row_of``:
+//
+//     (flat_json: bytes, TimeCreated, Computer, Channel, Provider_Name, EventID, EventRecordID,
+//      typed_0, ..., typed_n)
+//
+// or None whenever the record is anything but the plain case (a parse error, a float, a
+// duplicate key, a lone surrogate, deep nesting, very many fields, another JSON shape...): the
+// caller then takes the Python path, which defines the behaviour (and the warnings) for those.
+// The two paths are compared record by record in tests/ingest/test_native.py.
+//
+// Everything here reads attacker-controlled input: parsing is iterative (no recursion), our
+// own walks are depth-bounded, the flat map is size-bounded, and no Python exception escapes.
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "rapidjson/document.h"
+
+namespace {
+
+using rapidjson::Value;
+using std::string_view;
+using Document = rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>,
+                                           rapidjson::MemoryPoolAllocator<>>;
+
+constexpr int kMaxDepth = 48;
+constexpr size_t kMaxItems = 512;
+// In situ: strings are unescaped inside our own copy of the text (no per-character copying).
+// Text from a Python str is valid UTF-8 already; bytes that are not pure ASCII are validated.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseInsituFlag;
+constexpr unsigned kParseValidating = kParseFlags | rapidjson::kParseValidateEncodingFlag;
+
+struct Bail {};  // thrown inside convert(): answer None, the Python path takes the record
+
+// --- configuration (from Python, once) ------------------------------------------------------
+
+struct Candidate {
+    int column;
+    int rank;
+};
+
+std::vector<std::string> g_names;  // owns the keys of the maps below
+std::unordered_map<string_view, Candidate> g_candidates;  // flat field name -> typed column
+std::unordered_map<string_view, string_view> g_prefixes;  // System element -> attribute prefix
+int g_columns = 0;
+bool g_configured = false;
+
+// --- helpers ----------------------------------------------------------------------------------
+
+inline string_view sv(const Value& v) { return string_view(v.GetString(), v.GetStringLength()); }
+
+// A UTF-8 encoded surrogate (ED A0..BF ..): RapidJSON lets a lone low surrogate escape through.
+bool g_check_surrogates = true;  // per record: false when its text can hold no surrogate
+
+bool has_surrogate(string_view s) {
+    if (!g_check_surrogates) return false;
+    const char* p = s.data();
+    const char* end = p + s.size();
+    while ((p = static_cast<const char*>(std::memchr(p, '\xed', end - p))) != nullptr) {
+        if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+        ++p;
+    }
+    return false;
+}
+
+// Python dicts keep one value per key: an object with repeated keys goes to the Python path.
+void check_unique(const Value& obj) {
+    rapidjson::SizeType n = obj.MemberCount();
+    if (n < 2) return;
+    if (n <= 64) {  // a small open-addressing table of (hash, member) on the stack
+        constexpr unsigned kSlots = 128;
+        const Value* names[kSlots] = {};
+        uint32_t hashes[kSlots];
+        for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m) {
+            string_view key = sv(m->name);
+            uint32_t h = 2166136261u;
+            for (char c : key) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+            unsigned slot = h & (kSlots - 1);
+            while (names[slot] != nullptr) {
+                if (hashes[slot] == h && sv(*names[slot]) == key) throw Bail();
+                slot = (slot + 1) & (kSlots - 1);
+            }
+            names[slot] = &m->name;
+            hashes[slot] = h;
+        }
+        return;
+    }
+    std::unordered_set<string_view> seen;
+    seen.reserve(n);
+    for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m)
+        if (!seen.insert(sv(m->name)).second) throw Bail();
+}
+
+const Value* member(const Value& obj, string_view name) {
+    for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m)
+        if (sv(m->name) == name) return &m->value;
+    return nullptr;
+}
+
+// --- the flat event: an insertion-ordered map with Python dict semantics ----------------------
+
+struct Item {
+    string_view key;
+    const Value* value;  // nullptr: None (or the fallback time when `fallback` is set)
+    bool fallback;
+};
+
+class Flat {
+  public:
+    std::vector<Item> items;
+    std::deque<std::string> keys;  // composed keys ("Provider_Name", "EventData.x", paths)
+
+    Flat() { items.reserve(64); }
+    void clear() {
+        items.clear();
+        keys.clear();
+    }
+
+    Item* find(string_view key) {
+        for (auto& item : items)
+            if (item.key.size() == key.size() && item.key == key) return &item;
+        return nullptr;
+    }
+    string_view own(std::string key) {
+        keys.push_back(std::move(key));
+        return keys.back();
+    }
+    // out[key] = value
+    void set(string_view key, const Value* value, bool fallback = false) {
+        Item* found = find(key);
+        if (found != nullptr) {
+            found->value = value;
+            found->fallback = fallback;
+            return;
+        }
+        if (items.size() >= kMaxItems) throw Bail();
+        items.push_back(Item{key, value, fallback});
+    }
+    // _put(out, key, path, value)
+    void put(string_view key, string_view path, const Value* value) {
+        if (find(key) != nullptr)
+            set(own(std::string(path)), value);
+        else
+            set(key, value);
+    }
+};
+
+std::string join(string_view a, string_view b) {
+    std::string out;
+    out.reserve(a.size() + 1 + b.size());
+    out.append(a).push_back('.');
+    out.append(b);
+    return out;
+}
+
+string_view last_part(string_view path) {
+    size_t dot = path.rfind('.');
+    return dot == string_view::npos ? path : path.substr(dot + 1);
+}
+
+// _leaves(out, node, path)
+void leaves(Flat& out, const Value& node, string_view path, int depth) {
+    if (depth > kMaxDepth) throw Bail();
+    if (!node.IsObject()) {
+        out.put(last_part(path), path, &node);
+        return;
+    }
+    check_unique(node);
+    for (auto m = node.MemberBegin(); m != node.MemberEnd(); ++m) {
+        string_view key = sv(m->name);
+        if (key == "#attributes" && m->value.IsObject()) {
+            check_unique(m->value);
+            for (auto a = m->value.MemberBegin(); a != m->value.MemberEnd(); ++a) {
+                string_view akey = sv(a->name);
+                if (akey != "xmlns") out.put(akey, out.own(join(path, akey)), &a->value);
+            }
+        } else if (key == "#text") {
+            out.put(last_part(path), path, &m->value);
+        } else {
+            leaves(out, m->value, out.own(join(path, key)), depth + 1);
+        }
+    }
+}
+
+// _event_data(out, data)
+void event_data(Flat& out, const Value& data) {
+    if (data.IsObject()) {
+        check_unique(data);
+        bool simple = true;
+        for (auto m = data.MemberBegin(); m != data.MemberEnd() && simple; ++m) {
+            string_view key = sv(m->name);
+            simple = key != "Data" && key != "#attributes" && !m->value.IsObject() &&
+                     out.find(key) == nullptr;
+        }
+        if (simple) {  // the common case: named scalar fields only
+            for (auto m = data.MemberBegin(); m != data.MemberEnd(); ++m)
+                out.set(sv(m->name), &m->value);
+            return;
+        }
+    } else {
+        if (!data.IsNull()) out.put("Data", "EventData.Data", &data);
+        return;
+    }
+    for (auto m = data.MemberBegin(); m != data.MemberEnd(); ++m) {
+        string_view key = sv(m->name);
+        const Value* value = &m->value;
+        if (key == "Data") {
+            if (value->IsObject()) {
+                check_unique(*value);
+                const Value* text = member(*value, "#text");
+                if (text != nullptr) value = text;
+            }
+            out.put("Data", "EventData.Data", value);
+        } else if (key == "#attributes") {
+            if (value->IsObject()) {
+                check_unique(*value);
+                for (auto a = value->MemberBegin(); a != value->MemberEnd(); ++a)
+                    out.put(sv(a->name), out.own(join("EventData", sv(a->name))), &a->value);
+            }
+        } else if (value->IsObject()) {
+            leaves(out, *value, out.own(join("EventData", key)), 1);
+        } else {
+            Item* old = out.find(key);
+            if (old != nullptr) {
+                Item copy = *old;
+                out.set(out.own(join("System", key)), copy.value, copy.fallback);
+            }
+            out.set(key, value);
+        }
+    }
+}
+
+// flatten_evtx_json(doc); throws Bail where the Python version returns None or differs.
+void flatten(Flat& out, const Value& doc) {
+    if (!doc.IsObject()) throw Bail();
+    check_unique(doc);
+    const Value* event = member(doc, "Event");
+    if (event == nullptr || !event->IsObject()) throw Bail();
+    check_unique(*event);
+    const Value* system = member(*event, "System");
+    if (system != nullptr && system->IsObject()) {
+        check_unique(*system);
+        for (auto m = system->MemberBegin(); m != system->MemberEnd(); ++m) {
+            string_view key = sv(m->name);
+            const Value& value = m->value;
+            if (!value.IsObject()) {
+                out.set(key, &value);
+                continue;
+            }
+            check_unique(value);
+            const Value* attrs = member(value, "#attributes");
+            if (attrs != nullptr && attrs->IsObject()) check_unique(*attrs);
+            if (key == "EventID") {
+                if (attrs != nullptr && attrs->IsObject())
+                    for (auto a = attrs->MemberBegin(); a != attrs->MemberEnd(); ++a)
+                        out.set(sv(a->name), &a->value);
+                out.set("EventID", member(value, "#text"));
+            } else if (key == "TimeCreated") {
+                if (attrs != nullptr && attrs->IsObject())
+                    out.set("TimeCreated", member(*attrs, "SystemTime"));
+                else
+                    out.set("TimeCreated", &value);
+            } else {
+                if (attrs != nullptr && attrs->IsObject()) {
+                    auto prefix = g_prefixes.find(key);
+                    for (auto a = attrs->MemberBegin(); a != attrs->MemberEnd(); ++a) {
+                        if (prefix == g_prefixes.end()) {
+                            out.set(sv(a->name), &a->value);
+                        } else {
+                            std::string name(prefix->second);
+                            name.append(sv(a->name));
+                            out.set(out.own(std::move(name)), &a->value);
+                        }
+                    }
+                }
+                const Value* text = member(value, "#text");
+                if (text != nullptr) out.set(key, text);
+            }
+        }
+    }
+    for (auto m = event->MemberBegin(); m != event->MemberEnd(); ++m) {
+        string_view key = sv(m->name);
+        if (key == "System" || key == "#attributes") continue;
+        if (key == "EventData")
+            event_data(out, m->value);
+        else
+            leaves(out, m->value, key, 1);
+    }
+}
+
+// --- output: orjson.dumps() byte for byte -----------------------------------------------------
+
+const char kHex[] = "0123456789abcdef";
+
+void write_string(std::string& buf, string_view s) {
+    if (has_surrogate(s)) throw Bail();
+    buf.push_back('"');
+    const char* p = s.data();
+    const char* end = p + s.size();
+    while (p < end) {
+        const char* run = p;
+        while (p < end) {
+            auto c = static_cast<unsigned char>(*p);
+            if (c < 0x20 || c == '"' || c == '\\') break;
+            ++p;
+        }
+        buf.append(run, static_cast<size_t>(p - run));
+        if (p == end) break;
+        auto c = static_cast<unsigned char>(*p++);
+        buf.push_back('\\');
+        switch (c) {
+            case '"': buf.push_back('"'); break;
+            case '\\': buf.push_back('\\'); break;
+            case '\b': buf.push_back('b'); break;
+            case '\t': buf.push_back('t'); break;
+            case '\n': buf.push_back('n'); break;
+            case '\f': buf.push_back('f'); break;
+            case '\r': buf.push_back('r'); break;
+            default:
+                buf.append("u00");
+                buf.push_back(kHex[c >> 4]);
+                buf.push_back(kHex[c & 15]);
+        }
+    }
+    buf.push_back('"');
+}
+
+void write_value(std::string& buf, const Value* v, int depth) {
+    if (depth > kMaxDepth) throw Bail();
+    if (v == nullptr || v->IsNull()) {
+        buf.append("null");
+    } else if (v->IsString()) {
+        write_string(buf, sv(*v));
+    } else if (v->IsBool()) {
+        buf.append(v->GetBool() ? "true" : "false");
+    } else if (v->IsInt64()) {
+        buf.append(std::to_string(v->GetInt64()));
+    } else if (v->IsUint64()) {
+        buf.append(std::to_string(v->GetUint64()));
+    } else if (v->IsArray()) {
+        buf.push_back('[');
+        bool first = true;
+        for (const auto& item : v->GetArray()) {
+            if (!first) buf.push_back(',');
+            first = false;
+            write_value(buf, &item, depth + 1);
+        }
+        buf.push_back(']');
+    } else if (v->IsObject()) {
+        check_unique(*v);
+        buf.push_back('{');
+        bool first = true;
+        for (auto m = v->MemberBegin(); m != v->MemberEnd(); ++m) {
+            if (!first) buf.push_back(',');
+            first = false;
+            write_string(buf, sv(m->name));
+            buf.push_back(':');
+            write_value(buf, &m->value, depth + 1);
+        }
+        buf.push_back('}');
+    } else {
+        throw Bail();  // a float: its repr is orjson's business
+    }
+}
+
+// --- output: Python objects -------------------------------------------------------------------
+
+// A new reference, or nullptr with a Python error set.
+PyObject* to_py(const Value* v, int depth) {
+    if (depth > kMaxDepth) throw Bail();
+    if (v == nullptr || v->IsNull()) Py_RETURN_NONE;
+    if (v->IsString()) return PyUnicode_DecodeUTF8(v->GetString(), v->GetStringLength(), nullptr);
+    if (v->IsBool()) return PyBool_FromLong(v->GetBool());
+    if (v->IsInt64()) return PyLong_FromLongLong(v->GetInt64());
+    if (v->IsUint64()) return PyLong_FromUnsignedLongLong(v->GetUint64());
+    if (v->IsArray()) {
+        PyObject* list = PyList_New(v->Size());
+        if (list == nullptr) return nullptr;
+        Py_ssize_t i = 0;
+        try {
+            for (const auto& item : v->GetArray()) {
+                PyObject* got = to_py(&item, depth + 1);
+                if (got == nullptr) {
+                    Py_DECREF(list);
+                    return nullptr;
+                }
+                PyList_SET_ITEM(list, i++, got);
+            }
+        } catch (...) {
+            Py_DECREF(list);
+            throw;
+        }
+        return list;
+    }
+    if (v->IsObject()) {
+        check_unique(*v);
+        PyObject* dict = PyDict_New();
+        if (dict == nullptr) return nullptr;
+        for (auto m = v->MemberBegin(); m != v->MemberEnd(); ++m) {
+            PyObject* key = PyUnicode_DecodeUTF8(m->name.GetString(),
+                                                 m->name.GetStringLength(), nullptr);
+            PyObject* got = nullptr;
+            try {
+                got = key == nullptr ? nullptr : to_py(&m->value, depth + 1);
+            } catch (...) {
+                Py_XDECREF(key);
+                Py_DECREF(dict);
+                throw;
+            }
+            int failed = got == nullptr || PyDict_SetItem(dict, key, got) < 0;
+            Py_XDECREF(key);
+            Py_XDECREF(got);
+            if (failed) {
+                Py_DECREF(dict);
+                return nullptr;
+            }
+        }
+        return dict;
+    }
+    throw Bail();
+}
+
+// Owns Python references until they are handed over, also when a Bail unwinds.
+struct Refs {
+    std::vector<PyObject*> refs;
+    ~Refs() {
+        for (PyObject* r : refs) Py_XDECREF(r);
+    }
+};
+
+const char* const kSystem[] = {"TimeCreated", "Computer",      "Channel",
+                               "Provider_Name", "EventID", "EventRecordID"};
+constexpr int kSystemCount = 6;
+
+PyObject* item_py(const Item* item, PyObject* fallback) {
+    if (item == nullptr) Py_RETURN_NONE;
+    if (item->fallback) {
+        Py_INCREF(fallback);
+        return fallback;
+    }
+    return to_py(item->value, 0);
+}
+
+inline bool empty_value(const Item& item, PyObject* fallback) {
+    if (item.fallback) {
+        if (fallback == Py_None) return true;
+        if (!PyUnicode_Check(fallback)) return false;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(fallback);
+        return n == 0 || (n == 1 && PyUnicode_READ_CHAR(fallback, 0) == '-');
+    }
+    const Value* v = item.value;
+    if (v == nullptr || v->IsNull()) return true;
+    if (!v->IsString()) return false;
+    string_view s = sv(*v);
+    return s.empty() || s == "-";
+}
+
+// Whether the text has a \\u escape (the only other way a surrogate can get into a string).
+bool contains_escape(const char* data, size_t size) {
+    const char* p = data;
+    const char* end = data + size;
+    while ((p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr) {
+        if (p + 1 < end && p[1] == 'u') return true;
+        p += 2;
+        if (p >= end) break;
+    }
+    return false;
+}
+
+bool ascii(const char* data, size_t size) {
+    size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, data + i, 8);
+        if (word & 0x8080808080808080ULL) return false;
+    }
+    for (; i < size; ++i)
+        if (static_cast<unsigned char>(data[i]) & 0x80) return false;
+    return true;
+}
+
+PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bool validate) {
+    // The first 64 KiB of values and 16 KiB of parse stack come from static buffers (calls are
+    // serialised by the GIL); bigger records spill into malloc'ed chunks, freed on return.
+    static char value_buffer[1 << 16];
+    static char stack_buffer[1 << 14];
+    rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
+    rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
+    Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
+    if (std::memchr(data, '\0', static_cast<size_t>(size)) != nullptr) Py_RETURN_NONE;  // would end it
+    static std::vector<char> text;  // the in-situ copy (GIL-serialised, like the buffers)
+    text.assign(data, data + size);
+    text.push_back('\0');
+    if (validate && !ascii(data, static_cast<size_t>(size)))
+        doc.ParseInsitu<kParseValidating>(text.data());
+    else
+        doc.ParseInsitu<kParseFlags>(text.data());
+    if (doc.HasParseError()) Py_RETURN_NONE;
+    static Flat out;  // reused: calls are serialised by the GIL
+    static std::string buf;
+    out.clear();
+    buf.clear();
+    g_check_surrogates = std::memchr(data, '\xed', static_cast<size_t>(size)) != nullptr ||
+                         contains_escape(data, static_cast<size_t>(size));
+    Refs refs;
+    try {
+        flatten(out, doc);
+        if (fallback != nullptr && out.find("TimeCreated") == nullptr)
+            out.set("TimeCreated", nullptr, true);
+        // the JSON of the flat dict
+        buf.push_back('{');
+        bool first = true;
+        for (const Item& item : out.items) {
+            if (!first) buf.push_back(',');
+            first = false;
+            write_string(buf, item.key);
+            buf.push_back(':');
+            if (!item.fallback) {
+                write_value(buf, item.value, 1);
+            } else if (fallback == Py_None) {
+                buf.append("null");
+            } else {
+                Py_ssize_t n = 0;
+                const char* text = PyUnicode_Check(fallback)
+                                       ? PyUnicode_AsUTF8AndSize(fallback, &n) : nullptr;
+                if (text == nullptr) {
+                    PyErr_Clear();
+                    throw Bail();
+                }
+                write_string(buf, string_view(text, static_cast<size_t>(n)));
+            }
+        }
+        buf.push_back('}');
+        // typed columns: per column the candidate of lowest rank with a non-empty value
+        std::vector<std::pair<int, const Item*>> best(static_cast<size_t>(g_columns),
+                                                      {INT32_MAX, nullptr});
+        for (const Item& item : out.items) {
+            auto found = g_candidates.find(item.key);
+            if (found == g_candidates.end() || empty_value(item, fallback)) continue;
+            auto& slot = best[static_cast<size_t>(found->second.column)];
+            if (found->second.rank < slot.first) slot = {found->second.rank, &item};
+        }
+        PyObject* row = PyTuple_New(1 + kSystemCount + g_columns);
+        if (row == nullptr) return nullptr;
+        refs.refs.push_back(row);
+        PyObject* blob = PyBytes_FromStringAndSize(buf.data(), static_cast<Py_ssize_t>(buf.size()));
+        if (blob == nullptr) return nullptr;
+        PyTuple_SET_ITEM(row, 0, blob);
+        for (int i = 0; i < kSystemCount; ++i) {
+            PyObject* got = item_py(out.find(kSystem[i]), fallback);
+            if (got == nullptr) {
+                PyErr_Clear();
+                throw Bail();
+            }
+            PyTuple_SET_ITEM(row, 1 + i, got);
+        }
+        for (int c = 0; c < g_columns; ++c) {
+            PyObject* got = item_py(best[static_cast<size_t>(c)].second, fallback);
+            if (got == nullptr) {
+                PyErr_Clear();
+                throw Bail();
+            }
+            PyTuple_SET_ITEM(row, 1 + kSystemCount + c, got);
+        }
+        refs.refs.clear();
+        return row;
+    } catch (const Bail&) {
+        Py_RETURN_NONE;
+    } catch (const std::exception&) {  // e.g. bad_alloc: the Python path will say what it is
+        Py_RETURN_NONE;
+    }
+}
+
+// --- the module -------------------------------------------------------------------------------
+
+PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "convert(text, fallback_time=...) takes 1 or 2 arguments");
+        return nullptr;
+    }
+    if (!g_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
+        return nullptr;
+    }
+    PyObject* text = args[0];
+    PyObject* fallback = nargs == 2 ? args[1] : nullptr;
+    const char* data = nullptr;
+    Py_ssize_t size = 0;
+    if (PyUnicode_Check(text)) {
+        data = PyUnicode_AsUTF8AndSize(text, &size);
+        if (data == nullptr) {  // e.g. a str holding a lone surrogate
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+    } else if (PyBytes_Check(text)) {
+        data = PyBytes_AS_STRING(text);
+        size = PyBytes_GET_SIZE(text);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "convert() needs str or bytes");
+        return nullptr;
+    }
+    return convert_text(data, size, fallback, !PyUnicode_Check(text));
+}
+
+bool utf8(PyObject* obj, std::string& out) {
+    Py_ssize_t n = 0;
+    const char* s = PyUnicode_Check(obj) ? PyUnicode_AsUTF8AndSize(obj, &n) : nullptr;
+    if (s == nullptr) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "names must be str");
+        return false;
+    }
+    out.assign(s, static_cast<size_t>(n));
+    return true;
+}
+
+// configure(candidates: dict[str, tuple[int, int]], columns: int, prefixes: dict[str, str])
+PyObject* configure(PyObject*, PyObject* args) {
+    PyObject* candidates = nullptr;
+    PyObject* prefixes = nullptr;
+    int columns = 0;
+    if (!PyArg_ParseTuple(args, "O!iO!", &PyDict_Type, &candidates, &columns, &PyDict_Type,
+                          &prefixes))
+        return nullptr;
+    std::vector<std::pair<std::string, Candidate>> cands;
+    std::vector<std::pair<std::string, std::string>> prefs;
+    PyObject *key = nullptr, *value = nullptr;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(candidates, &pos, &key, &value)) {
+        std::string name;
+        int column = 0, rank = 0;
+        if (!utf8(key, name) || !PyArg_ParseTuple(value, "ii", &column, &rank)) return nullptr;
+        if (column < 0 || column >= columns) {
+            PyErr_SetString(PyExc_ValueError, "candidate column out of range");
+            return nullptr;
+        }
+        cands.emplace_back(std::move(name), Candidate{column, rank});
+    }
+    pos = 0;
+    while (PyDict_Next(prefixes, &pos, &key, &value)) {
+        std::string element, prefix;
+        if (!utf8(key, element) || !utf8(value, prefix)) return nullptr;
+        prefs.emplace_back(std::move(element), std::move(prefix));
+    }
+    g_candidates.clear();
+    g_prefixes.clear();
+    g_names.clear();
+    g_names.reserve(cands.size() + 2 * prefs.size());  // no reallocation: views stay valid
+    for (auto& [name, cand] : cands) {
+        g_names.push_back(name);
+        g_candidates.emplace(g_names.back(), cand);
+    }
+    for (auto& [element, prefix] : prefs) {
+        g_names.push_back(element);
+        string_view e = g_names.back();
+        g_names.push_back(prefix);
+        g_prefixes.emplace(e, g_names.back());
+    }
+    g_columns = columns;
+    g_configured = true;
+    Py_RETURN_NONE;
+}
+
+PyMethodDef kMethods[] = {
+    {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
+     METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
+    {"configure", configure, METH_VARARGS,
+     "configure(candidates, columns, prefixes): typed columns and System attribute prefixes"},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef kModule = {
+    PyModuleDef_HEAD_INIT, "_native", "The evtx-JSON fast path of dwell's ingest.", -1,
+    kMethods, nullptr, nullptr, nullptr, nullptr,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&kModule); }

@@ -1,0 +1,48 @@
+"""The optional native fast path of ingest (``dwell.ingest._native``, C++ with RapidJSON).
+
+One call turns an evtx-JSON record into its canonical row (see :func:`normalize.row_of`), or
+answers None when the record is not the plain case, which then takes the Python path. dwell
+works without it (no compiler at install time, or ``DWELL_NATIVE=0``), only slower.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from dwell.ingest.flatten import SYSTEM_ATTRS_PREFIXED
+from dwell.schema import TYPED_FIELDS
+
+Convert = Callable[..., "tuple[Any, ...] | None"]
+
+
+def _load() -> Convert | None:
+    if os.environ.get("DWELL_NATIVE", "1") == "0":
+        return None
+    try:
+        from dwell.ingest import _native  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    columns = list(TYPED_FIELDS)
+    candidates = {
+        name: (columns.index(column), rank)
+        for column, names in TYPED_FIELDS.items()
+        for rank, name in enumerate(names)
+    }
+    _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
+    convert: Convert = _native.convert
+    return convert
+
+
+#: ``convert(text, fallback_time)`` -> row tuple or None; None itself if the module is absent.
+convert: Convert | None = _load()
+
+
+def status() -> str:
+    """One line for ``dwell info``: which ingest path this installation uses."""
+    if convert is not None:
+        return "native (C++/RapidJSON)"
+    if os.environ.get("DWELL_NATIVE", "1") == "0":
+        return "pure Python (DWELL_NATIVE=0)"
+    return "pure Python (the native module was not built: no C++ compiler at install time)"

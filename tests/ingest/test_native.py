@@ -1,0 +1,195 @@
+"""The native fast path (C++/RapidJSON) gives exactly the rows of the Python path, or declines.
+
+``convert`` may answer None (the record then takes the Python path, which owns every warning);
+whenever it answers a row, that row must equal ``row_of(flatten_evtx_json(...))`` byte for
+byte, including the ``fields`` JSON. Checked on every record of the shared corpora, on
+hand-made awkward records, on generated ones, and end to end on whole ingests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import evtx
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dwell.cli._console import Ui
+from dwell.cli.ingest_cmd import ingest_paths
+from dwell.ingest import native
+from dwell.ingest.flatten import flatten_evtx_json
+from dwell.ingest.normalize import row_of
+from dwell.ingest.readers import evtx as evtx_reader
+from dwell.ingest.readers import json as json_reader
+from dwell.store import open_case
+
+convert = native.convert
+
+
+def test_native_module_is_built() -> None:
+    # CI installs a C++ compiler: the fast path must be there (else every test below is moot)
+    assert convert is not None, native.status()
+    assert native.status().startswith("native")
+
+
+def _python_row(text: str | bytes, fallback: Any = None, *, evtx_record: bool = True) -> Any:
+    try:
+        doc = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return "undecodable"
+    flat = flatten_evtx_json(doc) if isinstance(doc, dict) else None
+    if flat is None:
+        return "not evtx-json"
+    if evtx_record and "TimeCreated" not in flat:
+        flat["TimeCreated"] = fallback
+    return row_of(flat)
+
+
+def _agrees(text: str | bytes, fallback: Any = None, *, evtx_record: bool = True) -> bool:
+    """The native answer is a decline or the Python row; returns whether it answered."""
+    assert convert is not None
+    got = convert(text, fallback) if evtx_record else convert(text)
+    if got is None:
+        return False
+    assert got == _python_row(text, fallback, evtx_record=evtx_record), text
+    return True
+
+
+def test_every_corpus_record_matches(shared_data: Path) -> None:
+    assert convert is not None
+    files = sorted((shared_data / "evtx-attack-samples").rglob("*.evtx"))
+    files += sorted((shared_data / "sigma" / "regression_data").rglob("*.evtx"))
+    records = declined = 0
+    for path in files:
+        try:
+            parsed = list(evtx.PyEvtxParser(str(path), number_of_threads=1).records_json())
+        except (OSError, RuntimeError):
+            continue  # a damaged sample: the reader's business, tested elsewhere
+        for rec in parsed:
+            records += 1
+            declined += not _agrees(rec["data"], rec.get("timestamp"))
+    assert records > 8000
+    assert declined == 0  # real records are the plain case: all take the fast path
+
+
+def _event(event_data: Any = None, **extra: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "System": {
+            "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "{x}"}},
+            "EventID": 1,
+            "TimeCreated": {"#attributes": {"SystemTime": "2022-07-15T10:00:00.123456Z"}},
+            "EventRecordID": 42,
+            "Execution": {"#attributes": {"ProcessID": 4, "ThreadID": 8}},
+            "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "Computer": "WS01.corp.local",
+            "Security": {"#attributes": {"UserID": "S-1-5-18"}},
+        },
+        **extra,
+    }
+    if event_data is not None:
+        event["EventData"] = event_data
+    return {"Event": event}
+
+
+AWKWARD: list[Any] = [
+    _event({"Image": "C:\\Windows\\cmd.exe", "CommandLine": "cmd /c \"echo\u00e9\u2028\"",
+            "User": "-", "SubjectUserName": "alice"}),
+    _event({"Data": ["a", "b", 3]}),
+    _event({"Data": {"#text": "x", "#attributes": {"Name": "n"}}}),
+    _event({"Data": {"Name": "only attributes"}}),
+    _event({"#attributes": {"Name": "EventData attrs"}, "Channel": "collides with System"}),
+    _event({"Computer": "shadow", "Image": None, "Nested": {"A": {"#text": "t"}}}),
+    _event("a bare string"),
+    _event(None, UserData={"EventXML": {"#attributes": {"xmlns": "u", "k": 1},
+                                        "Param1": "p", "Data": {"#text": "d"}}}),
+    _event({"Image": "\u0000\u0001\u001f\u007f\\\"/"}),
+    _event({"ProcessId": 18446744073709551615, "Negative": -9223372036854775808}),
+    _event({"Flag": True, "Other": False, "Empty": "", "List": [{"k": [1, [2, {}]]}]}),
+    {"Event": {"System": {"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045},
+                          "TimeCreated": {"SystemTime": "no attributes"}}}},
+    {"Event": {"System": {"EventID": {"#attributes": "odd"}}, "EventData": {"A": 1}}},
+    {"Event": {"System": "not an object", "EventData": {}}},
+    {"Event": {}},
+]
+
+
+@pytest.mark.parametrize("doc", AWKWARD, ids=range(len(AWKWARD)))
+def test_awkward_records_match(doc: Any) -> None:
+    text = orjson.dumps(doc)
+    assert _agrees(text.decode(), "2020-01-01T00:00:00Z")
+    assert _agrees(text, None)  # bytes, and a None fallback
+    assert _agrees(text, evtx_record=False)  # JSON Lines: no fallback time at all
+
+
+@pytest.mark.parametrize("text", [
+    '{"Event": {"System": {"EventID": 1}, "EventData": {"A": 1.5}}}',  # a float: orjson's repr
+    '{"Event": {"System": {"EventID": 1}, "EventData": {"A": 1, "A": 2}}}',  # repeated key
+    '{"Event": {"System": {"EventID": 1}, "EventData": {"A": "\\udc00"}}}',  # lone surrogate
+    '{"Event": {"System": {"EventID": 1}}}\x00',  # a NUL after the document
+    '{"Event": {"System": {"EventID": 1}}} trailing',
+    '{"Event": {"System": {"EventID": 1e400}}}',
+    '[{"Event": {}}]',
+    '{"NotEvent": 1}',
+    '{"Event": "x"}',
+    "not json at all",
+    '{"Event": {"EventData": {"A": ' + "[" * 200 + "]" * 200 + "}}}",  # deep nesting
+    '{"Event": {"EventData": {' + ",".join(f'"k{i}": {i}' for i in range(600)) + "}}}",
+])
+def test_declines_what_only_python_may_judge(text: str) -> None:
+    assert convert is not None
+    assert convert(text, None) is None
+    assert convert(text.encode(), None) is None
+
+
+def test_invalid_utf8_bytes_are_declined() -> None:
+    assert convert is not None
+    assert convert(b'{"Event": {"EventData": {"A": "\xff\xfe"}}}') is None
+    assert convert(b'{"Event": {"EventData": {"A": "caf\xc3\xa9"}}}') is not None
+
+
+_keys = st.sampled_from(["Data", "#text", "#attributes", "xmlns", "Name", "Channel",
+                         "Computer", "EventID", "TimeCreated", "A", "a.b", "Image", "User"])
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**64 - 1),
+                     st.text(max_size=8), st.sampled_from(["", "-"]))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(system=st.dictionaries(_keys, _values, max_size=5),
+       rest=st.dictionaries(st.sampled_from(["EventData", "UserData", "#attributes", "X"]),
+                            _values, max_size=3))
+def test_generated_records_match(system: dict[str, Any], rest: dict[str, Any]) -> None:
+    text = orjson.dumps({"Event": {"System": system, **rest}})
+    _agrees(text, "2021-01-01T00:00:00Z")
+    _agrees(text.decode(), evtx_record=False)
+
+
+def _rows(case: Path) -> list[tuple[Any, ...]]:
+    with open_case(case) as reader:
+        return reader.sql(
+            "SELECT * EXCLUDE (source_file) FROM events ORDER BY source_sha256, source_pos"
+        ).fetchall()
+
+
+def test_whole_ingest_is_the_same_without_native(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = shared_data / "evtx-attack-samples" / "Lateral Movement"
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_bytes(b"".join(
+        rec["data"].replace("\n", "").encode() + b"\n"
+        for path in sorted(folder.glob("*.evtx"))[:5]
+        for rec in evtx.PyEvtxParser(str(path)).records_json()
+    ))
+    ui = Ui(quiet=True)
+    ingest_paths([str(folder), str(jsonl)], str(tmp_path / "native"), ui)
+    monkeypatch.setattr(evtx_reader, "convert", None)
+    monkeypatch.setattr(json_reader, "convert", None)
+    ingest_paths([str(folder), str(jsonl)], str(tmp_path / "python"), ui)
+    native_rows = _rows(tmp_path / "native")
+    assert len(native_rows) > 1000
+    assert native_rows == _rows(tmp_path / "python")
