@@ -187,9 +187,44 @@ def test_whole_ingest_is_the_same_without_native(
     ))
     ui = Ui(quiet=True)
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "native"), ui)
-    monkeypatch.setattr(evtx_reader, "convert", None)
+    monkeypatch.setattr(evtx_reader, "convert_many", None)
     monkeypatch.setattr(json_reader, "convert", None)
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "python"), ui)
     native_rows = _rows(tmp_path / "native")
     assert len(native_rows) > 1000
     assert native_rows == _rows(tmp_path / "python")
+
+
+def test_convert_many_reports_iterator_errors_and_declines_in_place() -> None:
+    assert native.convert_many is not None
+    good = orjson.dumps(_event({"Image": "a.exe"})).decode()
+
+    def records() -> Any:
+        yield {"data": good, "timestamp": None}
+        yield {"data": "{broken", "timestamp": None}
+        yield {"no data": 1}
+        raise RuntimeError("damaged chunk")
+
+    iterator = records()
+    rows, declined, error, done = native.convert_many(iterator, 10)
+    assert rows[0] == _python_row(good) and rows[1:] == [None, None]
+    assert [index for index, _ in declined] == [1, 2]
+    assert declined[1][1] == {"no data": 1}
+    assert isinstance(error, RuntimeError) and str(error) == "damaged chunk"
+    assert not done
+    assert native.convert_many(iterator, 10) == ([], [], None, True)
+
+
+def test_convert_many_stops_at_its_limit_and_lets_interrupts_through() -> None:
+    assert native.convert_many is not None
+    good = orjson.dumps(_event({"Image": "a.exe"})).decode()
+    iterator = iter([{"data": good, "timestamp": None}] * 5)
+    rows, _, error, done = native.convert_many(iterator, 3)
+    assert len(rows) == 3 and error is None and not done
+
+    def interrupted() -> Any:
+        yield {"data": good, "timestamp": None}
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        native.convert_many(interrupted(), 10)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import orjson
 
 from dwell.ingest.flatten import flatten_evtx_json
-from dwell.ingest.normalize import to_batch
+from dwell.ingest.normalize import row_of, to_batch
 from dwell.ingest.pipeline import Unit, iter_groups, plan_groups
-from dwell.ingest.reader import RawRecord
 
 
 def _rows(*fields: dict[str, object]) -> list[dict[str, object]]:
-    records = [RawRecord(dict(f), pos) for pos, f in enumerate(fields, 1)]
-    batch = to_batch(records, ["f"] * len(records), ["s"] * len(records))
+    rows = [row_of(dict(f)) for f in fields]
+    batch = to_batch(rows, list(range(1, len(rows) + 1)), ["f"] * len(rows), ["s"] * len(rows))
     return batch.to_pylist()
 
 

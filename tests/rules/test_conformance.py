@@ -9,7 +9,7 @@ import yaml
 
 from dwell.engine import Matcher
 from dwell.engine.evaluate import reference_match
-from dwell.ingest.reader import RawRecord
+from dwell.ingest.reader import events
 from dwell.ingest.readers.evtx import EvtxReader
 from dwell.rules import load_rules
 
@@ -41,7 +41,7 @@ def _cases() -> list[tuple[str, Path, int | None]]:
 
 def _events(path: Path) -> list[dict[str, object]]:
     with open(path, "rb") as fh:
-        return [r.event() for r in EvtxReader(0).read(fh, str(path)) if isinstance(r, RawRecord)]
+        return list(events(EvtxReader(0).read(fh, str(path))))
 
 
 def test_every_regression_case_fires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

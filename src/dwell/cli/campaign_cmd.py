@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 
 from dwell.cli.ingest_cmd import add_case_arg
-from dwell.correlate import parse_when, reconstruct_case
 from dwell.errors import UsageError
 
 if TYPE_CHECKING:
@@ -37,6 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_campaign(args: argparse.Namespace, ui: Ui) -> int:
+    from dwell.correlate import parse_when, reconstruct_case
     evicted = parse_when(args.evicted_at) if args.evicted_at else None
     if not Path(args.case).exists():
         raise UsageError(f"no case at {args.case}; create one with `dwell ingest PATH --case "

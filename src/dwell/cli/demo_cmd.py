@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from dwell.cli.campaign_cmd import render, write_json
 from dwell.cli.ingest_cmd import ingest_paths
-from dwell.correlate import parse_when, reconstruct_case
 from dwell.errors import DwellError, UsageError
 from dwell.store.layout import is_case
 
@@ -56,6 +55,7 @@ def _generator() -> Any:
 
 
 def run_demo(args: argparse.Namespace, ui: Ui) -> int:
+    from dwell.correlate import parse_when, reconstruct_case
     from dwell.engine import hunt_case
     from dwell.rules import load_rules
 

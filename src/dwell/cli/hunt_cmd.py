@@ -10,11 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from dwell.cli.ingest_cmd import add_case_arg, ingest_paths
-from dwell.engine import hunt_case, read_detections
-from dwell.engine.hunt import HuntSession
-from dwell.report.manifest import write_manifest
 from dwell.report.text import iso_utc
-from dwell.rules import load_rules
 
 if TYPE_CHECKING:
     import argparse
@@ -48,6 +44,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
+    from dwell.engine import hunt_case, read_detections
+    from dwell.engine.hunt import HuntSession
+    from dwell.report.manifest import write_manifest
+    from dwell.rules import load_rules
     ruleset = load_rules(args.rules, min_level=args.min_level, statuses=args.status,
                          include_pack=not args.no_pack)
     ui.info(f"{len(ruleset.rules)} rules loaded from {ruleset.files} files"

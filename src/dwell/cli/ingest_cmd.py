@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import time
@@ -109,13 +110,14 @@ def ingest_paths(
         if report.warnings:
             writer.add_warnings(report.warnings)
         seen = writer.known_hashes()
-        estimate = sum(_size(unit) for unit in units)
+        sizes = [_size(unit) for unit in units]
+        estimate = sum(sizes)
         target = max(4 << 20, min(64 << 20, estimate // (4 * jobs) + 1))
         factory = functools.partial(sink_factory or PartWriter, str(writer.case))
         progress = _progress(ui)
         task = progress.add_task("ingest", total=estimate or 1, files=0, records=0, rate="")
         # Groups are read while later files are still being hashed.
-        groups = iter_groups(_new_jobs(units, options, jobs, writer, seen, report), target)
+        groups = iter_groups(_new_jobs(units, sizes, options, jobs, writer, seen, report), target)
         with progress:
             for group in run_groups(groups, factory, options, workers=min(jobs, len(units))):
                 _commit_group(writer, group, report, ui)
@@ -131,13 +133,24 @@ def ingest_paths(
 
 
 def _new_jobs(
-    units: list[Unit], options: IngestOptions, jobs: int, writer: CaseWriter, seen: set[str],
-    report: IngestReport,
+    units: list[Unit], sizes: list[int], options: IngestOptions, jobs: int, writer: CaseWriter,
+    seen: set[str], report: IngestReport,
 ) -> Iterator[tuple[Unit, str, int]]:
     """Hash ``units`` (in threads) and yield those not already in the case, in order."""
-    with ThreadPoolExecutor(max(2, jobs)) as pool:  # hashlib releases the GIL
-        for unit, digest in zip(units, pool.map(lambda u: _hash(u, options), units),
-                                strict=True):
+    # hashlib releases the GIL; units go to the threads in slices of about 16 MB so that many
+    # small files do not cost a future each
+    slices: list[list[Unit]] = [[]]
+    size = 0
+    for unit, unit_size in zip(units, sizes, strict=True):
+        if slices[-1] and (size >= _HASH_SLICE or len(slices[-1]) >= 256):
+            slices.append([])
+            size = 0
+        slices[-1].append(unit)
+        size += unit_size
+    with ThreadPoolExecutor(max(2, jobs)) as pool:
+        digests = itertools.chain.from_iterable(
+            pool.map(lambda part: [_hash(u, options) for u in part], slices))
+        for unit, digest in zip(units, digests, strict=True):
             if isinstance(digest, IngestWarning):
                 report.warnings.append(digest)
                 writer.add_warnings([digest])
@@ -148,6 +161,9 @@ def _new_jobs(
                 continue
             seen.add(sha)
             yield unit, sha, size
+
+
+_HASH_SLICE = 16 << 20
 
 
 def _size(unit: Unit) -> int:

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from dwell.cli.ingest_cmd import add_case_arg
 from dwell.errors import StoreError
-from dwell.report.html import build_context, render_html
-from dwell.report.inputs import load_campaign, load_detections
 from dwell.report.manifest import build_manifest, latest_manifest, write_manifest
 from dwell.report.text import parse_utc
 from dwell.store import open_case
@@ -47,6 +45,9 @@ def write_report(case_dir: str, out: Path, *, evicted_at: datetime | None,
     reconstructed with ``dwell.correlate`` unless given. A run manifest is stored in the case
     (when it is writable) and embedded in the page.
     """
+    from dwell.report.html import build_context, render_html
+    from dwell.report.inputs import load_campaign, load_detections
+
     case_dir = str(case_dir)
     if detections is None:
         detections = load_detections(case_dir)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from dwell.rules import load_rules
 from dwell.rules.fetch import SIGMA_SHA256, SIGMA_URL, fetch_rules
 
 if TYPE_CHECKING:
@@ -32,6 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_check(args: argparse.Namespace, ui: Ui) -> int:
+    from dwell.rules import load_rules
     ruleset = load_rules(args.paths, include_pack=not args.no_pack, use_cache=False)
     for issue in ruleset.errors:
         ui.print(str(issue), markup=False)

@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from dwell.ingest.pipeline import GroupResult
-    from dwell.ingest.reader import RawRecord
     from dwell.rules import CompiledRule, RuleSet
 
     Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -175,9 +174,10 @@ class HuntSink:
         self._detector = _Detector(rules_file, profile)
         self.extras: dict[str, object] = {}
 
-    def write(self, batch: pa.RecordBatch, records: Sequence[RawRecord]) -> None:
-        self._writer.write(batch, records)
-        self._detector.batch(batch, [record.event() for record in records])
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write(batch)
+        loads = orjson.loads
+        self._detector.batch(batch, [loads(text) for text in batch.column("fields").to_pylist()])
 
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()

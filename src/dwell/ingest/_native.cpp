@@ -616,6 +616,92 @@ PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return convert_text(data, size, fallback, !PyUnicode_Check(text));
 }
 
+// convert_many(records, limit) -> (rows, declined, error, done)
+//
+// Pulls up to ``limit`` records (dicts with "data" and "timestamp", as evtx's records_json()
+// yields them) from the iterator and converts each: ``rows[i]`` is the row of the i-th record
+// pulled, or None if it was declined; ``declined`` lists (i, record) for the Python path.
+// ``error`` is an Exception the iterator raised (pulling stopped there; the caller reports it
+// and may call again), ``done`` whether the iterator is exhausted.
+PyObject* convert_many(PyObject*, PyObject* args) {
+    PyObject* iterator = nullptr;
+    Py_ssize_t limit = 0;
+    if (!PyArg_ParseTuple(args, "On", &iterator, &limit)) return nullptr;
+    if (!g_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
+        return nullptr;
+    }
+    if (!PyIter_Check(iterator)) {
+        PyErr_SetString(PyExc_TypeError, "convert_many() needs an iterator");
+        return nullptr;
+    }
+    static PyObject* data_key = PyUnicode_InternFromString("data");
+    static PyObject* time_key = PyUnicode_InternFromString("timestamp");
+    PyObject* rows = PyList_New(0);
+    PyObject* declined = PyList_New(0);
+    PyObject* error = Py_None;
+    Py_INCREF(error);
+    bool done = false;
+    bool failed = rows == nullptr || declined == nullptr;
+    for (Py_ssize_t n = 0; !failed && n < limit; ++n) {
+        PyObject* record = PyIter_Next(iterator);
+        if (record == nullptr) {
+            if (!PyErr_Occurred()) {
+                done = true;
+            } else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+                PyObject *type, *value, *trace;
+                PyErr_Fetch(&type, &value, &trace);
+                PyErr_NormalizeException(&type, &value, &trace);
+                if (value != nullptr && trace != nullptr) PyException_SetTraceback(value, trace);
+                Py_XDECREF(type);
+                Py_XDECREF(trace);
+                Py_DECREF(error);
+                error = value != nullptr ? value : Py_NewRef(Py_None);
+            } else {
+                failed = true;  // KeyboardInterrupt and the like propagate
+            }
+            break;
+        }
+        PyObject* row = nullptr;
+        PyObject* text = PyDict_Check(record) ? PyDict_GetItemWithError(record, data_key) : nullptr;
+        if (text != nullptr && (PyUnicode_Check(text) || PyBytes_Check(text))) {
+            PyObject* fallback = PyDict_GetItemWithError(record, time_key);
+            if (fallback == nullptr && !PyErr_Occurred()) fallback = Py_None;
+            if (fallback != nullptr) {
+                const char* data = nullptr;
+                Py_ssize_t size = 0;
+                if (PyUnicode_Check(text)) {
+                    data = PyUnicode_AsUTF8AndSize(text, &size);
+                } else {
+                    data = PyBytes_AS_STRING(text);
+                    size = PyBytes_GET_SIZE(text);
+                }
+                if (data != nullptr) row = convert_text(data, size, fallback, !PyUnicode_Check(text));
+            }
+        }
+        if (row == nullptr) PyErr_Clear();  // the Python path will tell what is wrong
+        if (row == nullptr || row == Py_None) {
+            Py_XDECREF(row);
+            PyObject* item = Py_BuildValue("(nO)", PyList_GET_SIZE(rows), record);
+            failed = item == nullptr || PyList_Append(declined, item) < 0 ||
+                     PyList_Append(rows, Py_None) < 0;
+            Py_XDECREF(item);
+        } else {
+            failed = PyList_Append(rows, row) < 0;
+            Py_DECREF(row);
+        }
+        Py_DECREF(record);
+    }
+    if (failed) {
+        Py_XDECREF(rows);
+        Py_XDECREF(declined);
+        Py_DECREF(error);
+        return nullptr;
+    }
+    PyObject* result = Py_BuildValue("(NNNO)", rows, declined, error, done ? Py_True : Py_False);
+    return result;
+}
+
 bool utf8(PyObject* obj, std::string& out) {
     Py_ssize_t n = 0;
     const char* s = PyUnicode_Check(obj) ? PyUnicode_AsUTF8AndSize(obj, &n) : nullptr;
@@ -677,6 +763,8 @@ PyObject* configure(PyObject*, PyObject* args) {
 PyMethodDef kMethods[] = {
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
+    {"convert_many", convert_many, METH_VARARGS,
+     "convert_many(records, limit) -> (rows, declined, error, done)"},
     {"configure", configure, METH_VARARGS,
      "configure(candidates, columns, prefixes): typed columns and System attribute prefixes"},
     {nullptr, nullptr, 0, nullptr},

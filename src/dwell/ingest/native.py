@@ -15,9 +15,11 @@ from dwell.ingest.flatten import SYSTEM_ATTRS_PREFIXED
 from dwell.schema import TYPED_FIELDS
 
 Convert = Callable[..., "tuple[Any, ...] | None"]
+#: ``convert_many(records, limit)`` -> (rows, declined, error, done): see ``_native.cpp``
+ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
 
 
-def _load() -> Convert | None:
+def _load() -> tuple[Convert, ConvertMany] | None:
     if os.environ.get("DWELL_NATIVE", "1") == "0":
         return None
     try:
@@ -31,12 +33,15 @@ def _load() -> Convert | None:
         for rank, name in enumerate(names)
     }
     _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
-    convert: Convert = _native.convert
-    return convert
+    return _native.convert, _native.convert_many
 
 
-#: ``convert(text, fallback_time)`` -> row tuple or None; None itself if the module is absent.
-convert: Convert | None = _load()
+_loaded = _load()
+#: ``convert(text[, fallback_time])`` -> row tuple, or None to take the Python path for that
+#: record; None itself when the module is absent.
+convert: Convert | None = _loaded[0] if _loaded else None
+#: the same over up to ``limit`` records of an ``evtx`` records_json() iterator
+convert_many: ConvertMany | None = _loaded[1] if _loaded else None
 
 
 def status() -> str:

@@ -22,8 +22,6 @@ from dwell.schema import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from dwell.ingest.reader import RawRecord
-
 _TS_TYPE = pa.timestamp("ns", tz="UTC")
 
 
@@ -127,13 +125,14 @@ def row_of(fields: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def to_batch(
-    records: Sequence[RawRecord],
+    rows: Sequence[tuple[Any, ...]],
+    positions: Sequence[int],
     source_files: Sequence[str],
     source_shas: Sequence[str],
 ) -> pa.RecordBatch:
-    """Canonical rows for ``records`` (with the file and sha256 each was read from)."""
-    count = len(records)
-    rows = [rec.row if rec.row is not None else row_of(rec.fields or {}) for rec in records]
+    """Canonical rows (:func:`row_of` tuples) as a batch, with each one's position in its file
+    and the file and sha256 it was read from."""
+    count = len(rows)
     values: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else \
         [()] * (_SYSTEM + len(TYPED_COLUMNS))
     blobs, times, hosts, channels, providers, event_ids, record_ids = values[:_SYSTEM]
@@ -144,16 +143,16 @@ def to_batch(
         "host_short": pa.array([_short_host(h) for h in host_strings], pa.string()),
         "channel": pa.array(_strings(channels), pa.string()),
         "provider": pa.array(_strings(providers), pa.string()),
-        "event_id": pa.array(_ints(event_ids, 2**31), pa.int32()),
-        "record_id": pa.array(_ints(record_ids, 2**63), pa.int64()),
+        "event_id": _ints(event_ids, 2**31, pa.int32()),
+        "record_id": _ints(record_ids, 2**63, pa.int64()),
         "data_type": pa.array([DATA_TYPE_EVTX] * count, pa.string()),
         "source_file": pa.array(source_files, pa.string()),
         "source_sha256": pa.array(source_shas, pa.string()),
-        "source_pos": pa.array([rec.pos for rec in records], pa.int64()),
+        "source_pos": pa.array(positions, pa.int64()),
     }
     for column, typed in zip(TYPED_COLUMNS, values[_SYSTEM:], strict=True):
         if column in INT_TYPED:
-            columns[column] = pa.array(_ints(typed, 2**63), pa.int64())
+            columns[column] = _ints(typed, 2**63, pa.int64())
         else:
             columns[column] = _text_array(typed)
     columns["fields"] = pa.array(blobs, pa.binary()).cast(pa.string())
@@ -170,7 +169,18 @@ def _strings(values: Sequence[Any]) -> list[str | None]:
     return [v if isinstance(v, str) or v is None else str(v) for v in values]
 
 
-def _ints(values: Sequence[Any], bound: int) -> list[int | None]:
+def _ints(values: Sequence[Any], bound: int, type_: pa.DataType) -> pa.Array:
+    """An integer column: ints in ``[-bound, bound)`` kept, anything else converted or null."""
+    if all(type(v) is int or v is None for v in values):  # the usual case: checked in bulk
+        try:
+            array = pa.array(values, pa.int64())
+        except (OverflowError, pa.ArrowInvalid):
+            pass  # beyond int64: the loop below nulls it
+        else:
+            if bound < 2**63 and array.null_count < len(array):
+                outside = pc.or_(pc.less(array, -bound), pc.greater_equal(array, bound))
+                array = pc.if_else(outside, pa.scalar(None, pa.int64()), array)
+            return array.cast(type_)
     out: list[int | None] = []
     for v in values:
         if v is None:
@@ -179,7 +189,7 @@ def _ints(values: Sequence[Any], bound: int) -> list[int | None]:
         if type(v) is not int:
             v = to_int(v)
         out.append(v if v is not None and -bound <= v < bound else None)
-    return out
+    return pa.array(out, type_)
 
 
 def _text_array(values: Sequence[Any]) -> pa.Array:

@@ -15,12 +15,12 @@ import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import pyarrow as pa
 
-from dwell.ingest.normalize import to_batch
-from dwell.ingest.reader import RawRecord, sniff
+from dwell.ingest.normalize import row_of, to_batch
+from dwell.ingest.reader import RawRecord, RowBatch, sniff
 from dwell.ingest.readers.evtx import EvtxReader
 from dwell.ingest.readers.json import JsonReader, looks_like_events
 from dwell.model import IngestWarning, SourceSummary
@@ -36,8 +36,8 @@ _HASH_CHUNK = 4 * 1024 * 1024
 class Sink(Protocol):
     """Where one source's canonical batches go."""
 
-    def write(self, batch: pa.RecordBatch, records: Sequence[RawRecord]) -> None:
-        """Take canonical rows ``batch`` made from ``records`` (same order)."""
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Take a batch of canonical rows."""
         ...
 
     def close(self) -> list[tuple[str, int]]:
@@ -277,27 +277,38 @@ def _read_group(
 
 
 class _Builder:
-    """Collects records of several sources into batches of ``batch_rows`` for one sink."""
+    """Collects rows of several sources into batches of ``batch_rows`` for one sink."""
 
     def __init__(self, sink: Sink, batch_rows: int) -> None:
         self.sink = sink
         self.batch_rows = batch_rows
-        self.records: list[RawRecord] = []
+        self.rows: list[tuple[Any, ...]] = []
+        self.positions: list[int] = []
         self.files: list[str] = []
         self.shas: list[str] = []
         self.span: dict[str, tuple[int, int]] = {}
 
     def add(self, record: RawRecord, file: str, sha: str) -> None:
-        self.records.append(record)
+        self.rows.append(record.row if record.row is not None else row_of(record.event()))
+        self.positions.append(record.pos)
         self.files.append(file)
         self.shas.append(sha)
-        if len(self.records) >= self.batch_rows:
+        if len(self.rows) >= self.batch_rows:
+            self.flush()
+
+    def add_rows(self, batch: RowBatch, file: str, sha: str) -> None:
+        count = len(batch.rows)
+        self.rows.extend(batch.rows)
+        self.positions.extend(batch.positions)
+        self.files.extend([file] * count)
+        self.shas.extend([sha] * count)
+        if len(self.rows) >= self.batch_rows:
             self.flush()
 
     def flush(self) -> None:
-        if not self.records:
+        if not self.rows:
             return
-        table = to_batch(self.records, self.files, self.shas)
+        table = to_batch(self.rows, self.positions, self.files, self.shas)
         spans = pa.Table.from_batches([table]).group_by("source_sha256").aggregate(
             [("timestamp", "min"), ("timestamp", "max")]
         )
@@ -311,14 +322,15 @@ class _Builder:
                 continue
             old = self.span.get(sha)
             self.span[sha] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
-        self.sink.write(table, self.records)
-        self.records = []
+        self.sink.write(table)
+        self.rows = []
+        self.positions = []
         self.files = []
         self.shas = []
 
 
 def _pump(
-    items: Iterator[RawRecord | IngestWarning],
+    items: Iterator[RawRecord | RowBatch | IngestWarning],
     unit: Unit,
     sha256: str,
     builder: _Builder,
@@ -331,7 +343,10 @@ def _pump(
     path = unit.path
     try:
         for item in items:
-            if isinstance(item, RawRecord):
+            if isinstance(item, RowBatch):
+                builder.add_rows(item, path, sha256)
+                records += len(item.rows)
+            elif isinstance(item, RawRecord):
                 add(item, path, sha256)
                 records += 1
             else:

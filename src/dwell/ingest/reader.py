@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from typing import BinaryIO
 
     from dwell.model import IngestWarning
@@ -40,6 +40,28 @@ class RawRecord:
         return fields
 
 
+@dataclass(slots=True)
+class RowBatch:
+    """Consecutive records of one file already in canonical row form (the native fast path).
+
+    ``rows[i]`` is the :func:`dwell.ingest.normalize.row_of` tuple of the record at
+    ``positions[i]``.
+    """
+
+    rows: list[tuple[Any, ...]]
+    positions: list[int]
+
+
+def events(items: Iterable[RawRecord | RowBatch | IngestWarning]) -> Iterator[dict[str, Any]]:
+    """The flattened fields of every record a reader yields (warnings are left out)."""
+    for item in items:
+        if isinstance(item, RowBatch):
+            for row in item.rows:
+                yield orjson.loads(row[0])
+        elif isinstance(item, RawRecord):
+            yield item.event()
+
+
 class Reader(Protocol):
     """A log format."""
 
@@ -49,7 +71,7 @@ class Reader(Protocol):
         """Whether ``head`` (the first bytes of a file) looks like this format."""
         ...
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
         """Yield the records of ``fh``; problems are yielded as warnings, never raised."""
         ...
 

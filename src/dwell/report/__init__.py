@@ -12,11 +12,16 @@ Presentation is data: ``data/timeliner.yaml`` (messages, timestamp descriptions)
 
 from __future__ import annotations
 
-from dwell.report.html import build_context, render_html
-from dwell.report.manifest import latest_manifest, write_manifest
-from dwell.report.terminal import render_summary
-from dwell.report.text import clean, parse_utc
-from dwell.report.timeline import COLUMNS, TimelineOptions, export
+from typing import TYPE_CHECKING
+
+from dwell._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from dwell.report.html import build_context, render_html
+    from dwell.report.manifest import latest_manifest, write_manifest
+    from dwell.report.terminal import render_summary
+    from dwell.report.text import clean, parse_utc
+    from dwell.report.timeline import COLUMNS, TimelineOptions, export
 
 __all__ = [
     "COLUMNS",
@@ -30,3 +35,11 @@ __all__ = [
     "render_summary",
     "write_manifest",
 ]
+
+__getattr__ = lazy_exports(__name__, {
+    "html": ("build_context", "render_html"),
+    "manifest": ("latest_manifest", "write_manifest"),
+    "terminal": ("render_summary",),
+    "text": ("clean", "parse_utc"),
+    "timeline": ("COLUMNS", "TimelineOptions", "export"),
+})

@@ -48,7 +48,7 @@ class PartWriter:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
-    def write(self, batch: pa.RecordBatch, records: Sequence[object] = ()) -> None:
+    def write(self, batch: pa.RecordBatch) -> None:
         """Buffer ``batch``; small batches (small files) are written as one row group."""
         if batch.num_rows == 0:
             return

@@ -11,8 +11,9 @@ import evtx
 import orjson
 
 from dwell.ingest.flatten import flatten_evtx_json
-from dwell.ingest.native import convert
-from dwell.ingest.reader import RawRecord
+from dwell.ingest.native import convert_many
+from dwell.ingest.normalize import row_of
+from dwell.ingest.reader import RawRecord, RowBatch
 from dwell.model import IngestWarning
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class EvtxReader:
     def sniff(self, head: bytes) -> bool:
         return head.startswith(MAGIC) or head[_HEADER_BLOCK : _HEADER_BLOCK + 8] == CHUNK_MAGIC
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
         head = fh.read(_HEADER_BLOCK)
         size = fh.seek(0, os.SEEK_END)
         fh.seek(0)
@@ -115,6 +116,9 @@ class EvtxReader:
             yield IngestWarning(path, f"unreadable EVTX: {_short(exc)}", offset=0)
             return
         records: Iterator[dict[str, Any]] = parser.records_json()  # type: ignore[assignment]
+        if convert_many is not None:
+            yield from _native_records(records, path)
+            return
         ordinal = 0
         while True:
             try:
@@ -125,25 +129,57 @@ class EvtxReader:
                 yield IngestWarning(path, f"skipped damaged chunk: {_short(exc)}", record=ordinal)
                 continue
             ordinal += 1
-            if convert is not None:
-                row = convert(rec["data"], rec.get("timestamp"))
-                if row is not None:
-                    yield RawRecord(None, ordinal, row)
-                    continue
-            try:
-                doc = orjson.loads(rec["data"])
-            except orjson.JSONDecodeError as exc:
-                yield IngestWarning(
-                    path, f"record not decodable: {exc}", record=rec.get("event_record_id")
-                )
-                continue
-            fields = flatten_evtx_json(doc)
-            if fields is None:
-                yield IngestWarning(path, "record has no Event element", record=ordinal)
-                continue
-            if "TimeCreated" not in fields:
-                fields["TimeCreated"] = rec.get("timestamp")
-            yield RawRecord(fields, ordinal)
+            yield _python_record(rec, ordinal, path)
+
+
+#: records converted per call of the native fast path
+NATIVE_BATCH = 1024
+
+
+def _native_records(
+    records: Iterator[dict[str, Any]], path: str
+) -> Iterator[RowBatch | RawRecord | IngestWarning]:
+    """The records as row batches, converted natively; declined ones take the Python path."""
+    assert convert_many is not None
+    ordinal = 0
+    while True:
+        rows, declined, error, done = convert_many(records, NATIVE_BATCH)
+        base = ordinal
+        ordinal += len(rows)
+        for index, rec in declined:
+            got = _python_record(rec, base + index + 1, path)
+            if isinstance(got, IngestWarning):
+                yield got
+            else:
+                assert got.fields is not None
+                rows[index] = row_of(got.fields)
+        if rows:
+            if declined:
+                kept = [i for i, row in enumerate(rows) if row is not None]
+                yield RowBatch([rows[i] for i in kept], [base + 1 + i for i in kept])
+            else:
+                yield RowBatch(rows, list(range(base + 1, ordinal + 1)))
+        if error is not None:
+            if not isinstance(error, OSError | RuntimeError | ValueError):
+                raise error
+            yield IngestWarning(path, f"skipped damaged chunk: {_short(error)}", record=ordinal)
+        elif done:
+            return
+
+
+def _python_record(rec: dict[str, Any], ordinal: int, path: str) -> RawRecord | IngestWarning:
+    """One record of ``records_json()`` the Python way."""
+    try:
+        doc = orjson.loads(rec["data"])
+    except orjson.JSONDecodeError as exc:
+        return IngestWarning(path, f"record not decodable: {exc}",
+                             record=rec.get("event_record_id"))
+    fields = flatten_evtx_json(doc)
+    if fields is None:
+        return IngestWarning(path, "record has no Event element", record=ordinal)
+    if "TimeCreated" not in fields:
+        fields["TimeCreated"] = rec.get("timestamp")
+    return RawRecord(fields, ordinal)
 
 
 def _short(exc: BaseException) -> str:
