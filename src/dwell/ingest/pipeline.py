@@ -200,7 +200,8 @@ def read_source(
             result.skipped = "not a log format dwell reads (EVTX, evtx-JSON, flat JSON, ECS)"
             return result
         if isinstance(reader, EvtxReader):
-            reader = EvtxReader(options.evtx_threads)
+            reader = EvtxReader(options.evtx_threads,
+                                disk_path=unit.fs_path if unit.compression is None else None)
             if unit.compression is not None:
                 data = fh.read(options.max_member_bytes + 1)
                 if len(data) > options.max_member_bytes:

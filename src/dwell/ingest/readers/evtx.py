@@ -77,8 +77,11 @@ class EvtxReader:
 
     name = "evtx"
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, disk_path: str | None = None) -> None:
         self.threads = threads
+        # The file on disk, when the stream is one: the parser then reads it itself (faster
+        # than through a Python file object). A damaged header still goes through ``fh``.
+        self.disk_path = disk_path
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(MAGIC) or head[_HEADER_BLOCK : _HEADER_BLOCK + 8] == CHUNK_MAGIC
@@ -90,7 +93,8 @@ class EvtxReader:
         if len(head) < 128:
             yield IngestWarning(path, "not an EVTX file: file header too short", offset=0)
             return
-        if not head.startswith(MAGIC):
+        intact = head.startswith(MAGIC)
+        if not intact:
             if fh.read(_HEADER_BLOCK + 8)[_HEADER_BLOCK:] != CHUNK_MAGIC:
                 yield IngestWarning(path, "not an EVTX file: bad file header", offset=0)
                 return
@@ -110,8 +114,11 @@ class EvtxReader:
                 f"complete; records in the cut chunk are lost",
                 offset=_HEADER_BLOCK + complete * _CHUNK,
             )
+        source: BinaryIO | str = fh
+        if self.disk_path is not None and intact:
+            source = self.disk_path
         try:
-            parser = evtx.PyEvtxParser(fh, number_of_threads=self.threads)
+            parser = evtx.PyEvtxParser(source, number_of_threads=self.threads)
         except (OSError, RuntimeError, ValueError) as exc:
             yield IngestWarning(path, f"unreadable EVTX: {_short(exc)}", offset=0)
             return
