@@ -21,6 +21,7 @@ from dwell.ingest.pipeline import (
     Sink,
     Unit,
     discover,
+    expand_unit,
     hash_unit,
     iter_groups,
     run_groups,
@@ -102,7 +103,7 @@ def ingest_paths(
     started = time.perf_counter()
     with CaseWriter(case) as writer:
         units: list[Unit] = []
-        for item in discover(paths):
+        for item in discover(paths, expand=False):  # files are opened by the hashing threads
             if isinstance(item, IngestWarning):
                 report.warnings.append(item)
             else:
@@ -117,7 +118,8 @@ def ingest_paths(
         progress = _progress(ui)
         task = progress.add_task("ingest", total=estimate or 1, files=0, records=0, rate="")
         # Groups are read while later files are still being hashed.
-        groups = iter_groups(_new_jobs(units, sizes, options, jobs, writer, seen, report), target)
+        groups = iter_groups(_new_jobs(units, sizes, options, jobs, writer, seen, report), target,
+                             first_bytes=4 << 20, total_bytes=estimate, workers=jobs)
         with progress:
             for group in run_groups(groups, factory, options, workers=min(jobs, len(units))):
                 _commit_group(writer, group, report, ui)
@@ -148,19 +150,20 @@ def _new_jobs(
         slices[-1].append(unit)
         size += unit_size
     with ThreadPoolExecutor(max(2, jobs)) as pool:
-        digests = itertools.chain.from_iterable(
-            pool.map(lambda part: [_hash(u, options) for u in part], slices))
-        for unit, digest in zip(units, digests, strict=True):
+        hashed = itertools.chain.from_iterable(
+            pool.map(lambda part: _hash_files(part, options), slices))
+        for found, digest in hashed:
             if isinstance(digest, IngestWarning):
                 report.warnings.append(digest)
                 writer.add_warnings([digest])
                 continue
+            assert found is not None
             sha, size = digest
             if size and sha in seen:  # empty files are never sources: report each
                 report.duplicates += 1
                 continue
             seen.add(sha)
-            yield unit, sha, size
+            yield found, sha, size
 
 
 _HASH_SLICE = 16 << 20
@@ -172,6 +175,20 @@ def _size(unit: Unit) -> int:
         return os.stat(unit.fs_path).st_size if unit.compression is None else 0
     except OSError:
         return 0
+
+
+def _hash_files(
+    files: list[Unit], options: IngestOptions
+) -> list[tuple[Unit | None, tuple[str, int] | IngestWarning]]:
+    """Each file's units (itself, or an archive's members) with their SHA-256 and size."""
+    out: list[tuple[Unit | None, tuple[str, int] | IngestWarning]] = []
+    for file in files:
+        for unit in expand_unit(file):
+            if isinstance(unit, IngestWarning):
+                out.append((None, unit))
+            else:
+                out.append((unit, _hash(unit, options)))
+    return out
 
 
 def _hash(unit: Unit, options: IngestOptions) -> tuple[str, int] | IngestWarning:

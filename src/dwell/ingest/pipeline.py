@@ -80,19 +80,36 @@ class SourceResult:
     sha256: str | None = None
 
 
-def discover(paths: Iterable[str]) -> Iterator[Unit | IngestWarning]:
-    """Expand files, directories (recursively, sorted) and archives into units."""
+def discover(paths: Iterable[str], *, expand: bool = True) -> Iterator[Unit | IngestWarning]:
+    """Expand files, directories (recursively, sorted) and archives into units.
+
+    With ``expand=False`` files are not opened here: each is yielded as one plain unit, to be
+    passed to :func:`expand_unit` later (e.g. by the threads that hash them anyway).
+    """
     for given in paths:
         path = Path(given)
         if path.is_dir():
             for root, dirs, files in os.walk(path, onerror=None, followlinks=False):
-                dirs.sort()
+                dirs.sort()  # roots come from the normalised `path`: join them as strings
                 for name in sorted(files):
-                    yield from _file_units(str(Path(root) / name), explicit=False)
+                    found = os.path.join(root, name)
+                    if expand:
+                        yield from _file_units(found, explicit=False)
+                    else:
+                        yield Unit(found, found)
         elif path.exists():
-            yield from _file_units(given, explicit=True)
+            if expand:
+                yield from _file_units(given, explicit=True)
+            else:
+                yield Unit(given, given, explicit=True)
         else:
             yield IngestWarning(given, "no such file or directory")
+
+
+def expand_unit(unit: Unit) -> list[Unit | IngestWarning]:
+    """A file found by ``discover(expand=False)`` as what to read: itself, its gzip content or
+    its zip archive's members (or a warning if it cannot be opened)."""
+    return list(_file_units(unit.fs_path, unit.explicit))
 
 
 def _file_units(path: str, explicit: bool) -> Iterator[Unit | IngestWarning]:
@@ -374,14 +391,34 @@ def plan_groups(
 
 def iter_groups(
     jobs: Iterable[tuple[Unit, str, int]], target_bytes: int = 64 * 1024 * 1024,
-    max_files: int = 2000,
+    max_files: int = 2000, *, first_bytes: int | None = None, total_bytes: int | None = None,
+    workers: int = 1,
 ) -> Iterator[list[tuple[Unit, str, int]]]:
-    """:func:`plan_groups` as a stream: each group is yielded as soon as it is complete."""
+    """:func:`plan_groups` as a stream: each group is yielded as soon as it is complete.
+
+    ``first_bytes``: the first groups grow from that size up to ``target_bytes`` (doubling), so
+    that every worker starts early; ``total_bytes`` (with ``workers``): the last groups shrink
+    towards ``first_bytes`` as the input runs out, so that the workers finish together.
+    """
     current: list[tuple[Unit, str, int]] = []
     size = 0
+    grouped = 0
+    count = 0
+
+    def limit() -> int:
+        bound = target_bytes
+        if first_bytes is not None:
+            bound = min(bound, first_bytes << min(count, 32))
+            if total_bytes is not None:
+                left = (total_bytes - grouped) // (2 * max(1, workers))
+                bound = min(bound, max(first_bytes, left))
+        return bound
+
     for job in jobs:
-        if current and (size + job[2] > target_bytes or len(current) >= max_files):
+        if current and (size + job[2] > limit() or len(current) >= max_files):
             yield current
+            grouped += size
+            count += 1
             current, size = [], 0
         current.append(job)
         size += job[2]
