@@ -8,6 +8,9 @@ hand-made awkward records, on generated ones, and end to end on whole ingests.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +231,13 @@ def test_convert_many_stops_at_its_limit_and_lets_interrupts_through() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         native.convert_many(interrupted(), 10)
+
+
+def test_version_says_which_ingest_path_is_used() -> None:
+    def version(**env: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "dwell", "--version"], check=True,
+                              capture_output=True, text=True, env={**os.environ, **env})
+        return done.stdout.strip()
+
+    assert version().endswith("ingest path: native (C++/RapidJSON)")
+    assert version(DWELL_NATIVE="0").endswith("ingest path: pure Python (DWELL_NATIVE=0)")

@@ -16,6 +16,7 @@ from dwell import __version__
 from dwell.cli import _commands
 from dwell.cli._console import Ui
 from dwell.errors import DwellError, UsageError
+from dwell.ingest import native
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success; 1 fatal error; 2 bad usage; 3 finished but some input "
         "was skipped (stored as warnings, see `dwell info`); 130 interrupted.",
     )
-    parser.add_argument("--version", action="version", version=f"dwell {__version__}")
+    parser.add_argument("--version", action="version",
+                        version=f"dwell {__version__}; ingest path: {native.status()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
     common.add_argument("-v", "--verbose", action="store_true",
