@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from array import array
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -155,9 +157,24 @@ def to_batch(
             columns[column] = _ints(typed, 2**63, pa.int64())
         else:
             columns[column] = _text_array(typed)
-    columns["fields"] = pa.array(blobs, pa.binary()).cast(pa.string())
+    columns["fields"] = _json_column(blobs)
     return pa.RecordBatch.from_arrays([columns[name] for name in EVENT_SCHEMA.names],
                                       schema=EVENT_SCHEMA)
+
+
+def _json_column(blobs: Sequence[bytes]) -> pa.Array:
+    """The ``fields`` column from the rows' JSON: one join and one offsets array.
+
+    (``pa.array`` over the bytes objects grows its buffer step by step; with Arrow's allocator
+    that touched fresh memory, zeroed by the kernel, about a tenth of ingest time.) The JSON
+    is valid UTF-8: orjson writes it, or the native path from validated text.
+    """
+    data = b"".join(blobs)
+    if len(data) >= 2**31:  # beyond 32-bit offsets: let Arrow split it
+        return pa.array(blobs, pa.binary()).cast(pa.string())
+    offsets = array("i", itertools.accumulate(map(len, blobs), initial=0))
+    return pa.Array.from_buffers(pa.string(), len(blobs),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 @lru_cache(maxsize=65_536)
