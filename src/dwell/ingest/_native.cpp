@@ -131,8 +131,14 @@ class Flat {
     }
 
     Item* find(string_view key) {
-        for (auto& item : items)
-            if (item.key.size() == key.size() && item.key == key) return &item;
+        if (key.empty()) {
+            for (auto& item : items)
+                if (item.key.empty()) return &item;
+            return nullptr;
+        }
+        for (auto& item : items)  // length and last character first: most keys differ there
+            if (item.key.size() == key.size() && item.key.back() == key.back() && item.key == key)
+                return &item;
         return nullptr;
     }
     string_view own(std::string key) {

@@ -186,9 +186,12 @@ def _strings(values: Sequence[Any]) -> list[str | None]:
     return [v if isinstance(v, str) or v is None else str(v) for v in values]
 
 
+_INT_OR_NONE = frozenset({int, type(None)})
+
+
 def _ints(values: Sequence[Any], bound: int, type_: pa.DataType) -> pa.Array:
     """An integer column: ints in ``[-bound, bound)`` kept, anything else converted or null."""
-    if all(type(v) is int or v is None for v in values):  # the usual case: checked in bulk
+    if _INT_OR_NONE.issuperset(map(type, values)):  # the usual case: checked in bulk
         try:
             array = pa.array(values, pa.int64())
         except (OverflowError, pa.ArrowInvalid):
