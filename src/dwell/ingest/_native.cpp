@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -57,6 +58,8 @@ std::vector<std::string> g_names;  // owns the keys of the maps below
 std::unordered_map<string_view, Candidate> g_candidates;  // flat field name -> typed column
 std::unordered_map<string_view, string_view> g_prefixes;  // System element -> attribute prefix
 int g_columns = 0;
+size_t g_longest = 0;          // the longest candidate name
+bool g_last_chars[256] = {};   // the last characters of candidate names
 bool g_configured = false;
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -82,17 +85,19 @@ void check_unique(const Value& obj) {
     rapidjson::SizeType n = obj.MemberCount();
     if (n < 2) return;
     if (n <= 64) {  // a small open-addressing table of (hash, member) on the stack
-        constexpr unsigned kSlots = 128;
-        const Value* names[kSlots] = {};
-        uint32_t hashes[kSlots];
+        unsigned slots = 8;
+        while (slots < 2 * n) slots <<= 1;
+        const Value* names[128];
+        uint32_t hashes[128];
+        std::fill_n(names, slots, nullptr);
         for (auto m = obj.MemberBegin(); m != obj.MemberEnd(); ++m) {
             string_view key = sv(m->name);
             uint32_t h = 2166136261u;
             for (char c : key) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-            unsigned slot = h & (kSlots - 1);
+            unsigned slot = h & (slots - 1);
             while (names[slot] != nullptr) {
                 if (hashes[slot] == h && sv(*names[slot]) == key) throw Bail();
-                slot = (slot + 1) & (kSlots - 1);
+                slot = (slot + 1) & (slots - 1);
             }
             names[slot] = &m->name;
             hashes[slot] = h;
@@ -319,6 +324,18 @@ void write_string(std::string& buf, string_view s) {
     const char* end = p + s.size();
     while (p < end) {
         const char* run = p;
+        while (p + 8 <= end) {  // eight bytes at a time: any control character, quote or backslash?
+            uint64_t x;
+            std::memcpy(&x, p, 8);
+            constexpr uint64_t kOnes = 0x0101010101010101ULL;
+            constexpr uint64_t kHigh = 0x8080808080808080ULL;
+            uint64_t quote = x ^ (kOnes * '"');
+            uint64_t slash = x ^ (kOnes * '\\');
+            uint64_t hits = (((x - kOnes * 0x20) & ~x) | ((quote - kOnes) & ~quote) |
+                             ((slash - kOnes) & ~slash)) & kHigh;
+            if (hits) break;
+            p += 8;
+        }
         while (p < end) {
             auto c = static_cast<unsigned char>(*p);
             if (c < 0x20 || c == '"' || c == '\\') break;
@@ -555,6 +572,9 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
         std::vector<std::pair<int, const Item*>> best(static_cast<size_t>(g_columns),
                                                       {INT32_MAX, nullptr});
         for (const Item& item : out.items) {
+            if (item.key.size() > g_longest || item.key.empty() ||
+                !g_last_chars[static_cast<unsigned char>(item.key.back())])
+                continue;
             auto found = g_candidates.find(item.key);
             if (found == g_candidates.end() || empty_value(item, fallback)) continue;
             auto& slot = best[static_cast<size_t>(found->second.column)];
@@ -751,9 +771,13 @@ PyObject* configure(PyObject*, PyObject* args) {
     g_prefixes.clear();
     g_names.clear();
     g_names.reserve(cands.size() + 2 * prefs.size());  // no reallocation: views stay valid
+    g_longest = 0;
+    std::fill_n(g_last_chars, 256, false);
     for (auto& [name, cand] : cands) {
         g_names.push_back(name);
         g_candidates.emplace(g_names.back(), cand);
+        g_longest = std::max(g_longest, name.size());
+        if (!name.empty()) g_last_chars[static_cast<unsigned char>(name.back())] = true;
     }
     for (auto& [element, prefix] : prefs) {
         g_names.push_back(element);
