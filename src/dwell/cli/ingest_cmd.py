@@ -21,8 +21,7 @@ from dwell.ingest.pipeline import (
     Sink,
     Unit,
     discover,
-    expand_unit,
-    hash_unit,
+    hash_file,
     iter_groups,
     run_groups,
 )
@@ -151,14 +150,13 @@ def _new_jobs(
         size += unit_size
     with ThreadPoolExecutor(max(2, jobs)) as pool:
         hashed = itertools.chain.from_iterable(
-            pool.map(lambda part: _hash_files(part, options), slices))
-        for found, digest in hashed:
-            if isinstance(digest, IngestWarning):
-                report.warnings.append(digest)
-                writer.add_warnings([digest])
+            pool.map(lambda part: [x for f in part for x in hash_file(f, options)], slices))
+        for item in hashed:
+            if isinstance(item, IngestWarning):
+                report.warnings.append(item)
+                writer.add_warnings([item])
                 continue
-            assert found is not None
-            sha, size = digest
+            found, (sha, size) = item
             if size and sha in seen:  # empty files are never sources: report each
                 report.duplicates += 1
                 continue
@@ -175,27 +173,6 @@ def _size(unit: Unit) -> int:
         return os.stat(unit.fs_path).st_size if unit.compression is None else 0
     except OSError:
         return 0
-
-
-def _hash_files(
-    files: list[Unit], options: IngestOptions
-) -> list[tuple[Unit | None, tuple[str, int] | IngestWarning]]:
-    """Each file's units (itself, or an archive's members) with their SHA-256 and size."""
-    out: list[tuple[Unit | None, tuple[str, int] | IngestWarning]] = []
-    for file in files:
-        for unit in expand_unit(file):
-            if isinstance(unit, IngestWarning):
-                out.append((None, unit))
-            else:
-                out.append((unit, _hash(unit, options)))
-    return out
-
-
-def _hash(unit: Unit, options: IngestOptions) -> tuple[str, int] | IngestWarning:
-    try:
-        return hash_unit(unit, options)
-    except OSError as exc:
-        return IngestWarning(unit.path, f"unreadable: {exc}")
 
 
 def _commit_group(writer: CaseWriter, group: GroupResult, report: IngestReport, ui: Ui) -> None:

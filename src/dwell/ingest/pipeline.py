@@ -84,7 +84,7 @@ def discover(paths: Iterable[str], *, expand: bool = True) -> Iterator[Unit | In
     """Expand files, directories (recursively, sorted) and archives into units.
 
     With ``expand=False`` files are not opened here: each is yielded as one plain unit, to be
-    passed to :func:`expand_unit` later (e.g. by the threads that hash them anyway).
+    passed to :func:`hash_file` later (by the threads that hash them anyway).
     """
     for given in paths:
         path = Path(given)
@@ -106,10 +106,40 @@ def discover(paths: Iterable[str], *, expand: bool = True) -> Iterator[Unit | In
             yield IngestWarning(given, "no such file or directory")
 
 
-def expand_unit(unit: Unit) -> list[Unit | IngestWarning]:
-    """A file found by ``discover(expand=False)`` as what to read: itself, its gzip content or
-    its zip archive's members (or a warning if it cannot be opened)."""
-    return list(_file_units(unit.fs_path, unit.explicit))
+def hash_file(
+    file: Unit, options: IngestOptions
+) -> list[tuple[Unit, tuple[str, int]] | IngestWarning]:
+    """A file found by ``discover(expand=False)`` as its units with their SHA-256 and size.
+
+    A plain file (the usual case) is opened and read once; archives are expanded first.
+    """
+    try:
+        fh = open(file.fs_path, "rb")  # noqa: SIM115 - closed below, errors told apart
+    except OSError as exc:
+        return [IngestWarning(file.fs_path, f"unreadable: {exc.strerror or exc}")]
+    try:
+        with fh:
+            chunk = fh.read(_HASH_CHUNK)
+            if not chunk.startswith((ZIP_MAGIC, GZIP_MAGIC)):
+                digest = hashlib.sha256(chunk)
+                size = len(chunk)
+                while chunk := fh.read(_HASH_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                return [(Unit(file.fs_path, file.fs_path, explicit=file.explicit),
+                         (digest.hexdigest(), size))]
+    except OSError as exc:
+        return [IngestWarning(file.fs_path, f"unreadable: {exc}")]
+    out: list[tuple[Unit, tuple[str, int]] | IngestWarning] = []
+    for unit in _file_units(file.fs_path, file.explicit):
+        if isinstance(unit, IngestWarning):
+            out.append(unit)
+            continue
+        try:
+            out.append((unit, hash_unit(unit, options)))
+        except OSError as exc:
+            out.append(IngestWarning(unit.path, f"unreadable: {exc}"))
+    return out
 
 
 def _file_units(path: str, explicit: bool) -> Iterator[Unit | IngestWarning]:
