@@ -68,6 +68,10 @@ class Unit:
     compression: str | None = None
     explicit: bool = False
 
+    def __reduce__(self) -> tuple[type[Unit], tuple[object, ...]]:
+        # (results of thousands of small files go back from the workers: keep pickling cheap)
+        return Unit, (self.path, self.fs_path, self.member, self.compression, self.explicit)
+
 
 @dataclass(slots=True)
 class SourceResult:
@@ -78,6 +82,9 @@ class SourceResult:
     warnings: list[IngestWarning] = field(default_factory=list)
     skipped: str | None = None  # reason the unit is not a log at all
     sha256: str | None = None
+
+    def __reduce__(self) -> tuple[type[SourceResult], tuple[object, ...]]:
+        return SourceResult, (self.unit, self.summary, self.warnings, self.skipped, self.sha256)
 
 
 def discover(paths: Iterable[str], *, expand: bool = True) -> Iterator[Unit | IngestWarning]:
