@@ -182,7 +182,12 @@ def _short_host(name: str | None) -> str | None:
     return normalize_host(name)
 
 
-def _strings(values: Sequence[Any]) -> list[str | None]:
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
+def _strings(values: Sequence[Any]) -> Sequence[str | None]:
+    if _STR_OR_NONE.issuperset(map(type, values)):  # the usual case: checked in one pass
+        return values
     return [v if isinstance(v, str) or v is None else str(v) for v in values]
 
 
