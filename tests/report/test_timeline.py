@@ -145,7 +145,7 @@ def test_cli_writes_file_and_stdout(plain_case: Path, tmp_path: Path,
                                     capfdbinary: pytest.CaptureFixture[bytes],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     detections = build_detections(plain_case)
-    monkeypatch.setattr("dwell.cli.timeline_cmd.load_detections", lambda case: detections)
+    monkeypatch.setattr("dwell.report.inputs.load_detections", lambda case: detections)
     out = tmp_path / "t.jsonl"
     assert main(["timeline", "-q", "--case", str(plain_case), "--format", "jsonl",
                  "--detections-only", "-o", str(out)]) == 0
@@ -184,3 +184,10 @@ def test_broken_pipe_exits_quietly(plain_case: Path) -> None:
     assert done.returncode == 0
     assert len(done.stdout.splitlines()) == 1
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_cli_format_choices_are_the_exporters() -> None:
+    from dwell.cli.timeline_cmd import FORMAT_CHOICES
+    from dwell.report.timeline import FORMATS
+
+    assert FORMAT_CHOICES == FORMATS

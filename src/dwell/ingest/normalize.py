@@ -196,6 +196,8 @@ _INT_OR_NONE = frozenset({int, type(None)})
 
 def _ints(values: Sequence[Any], bound: int, type_: pa.DataType) -> pa.Array:
     """An integer column: ints in ``[-bound, bound)`` kept, anything else converted or null."""
+    if values.count(None) == len(values):
+        return pa.nulls(len(values), type_)
     if _INT_OR_NONE.issuperset(map(type, values)):  # the usual case: checked in bulk
         try:
             array = pa.array(values, pa.int64())
@@ -218,6 +220,8 @@ def _ints(values: Sequence[Any], bound: int, type_: pa.DataType) -> pa.Array:
 
 
 def _text_array(values: Sequence[Any]) -> pa.Array:
+    if values.count(None) == len(values):  # most typed columns of most batches
+        return pa.nulls(len(values), pa.string())
     try:
         return pa.array(values, pa.string())  # the usual case: str or None only
     except (pa.ArrowInvalid, pa.ArrowTypeError):
