@@ -148,7 +148,7 @@ def _new_jobs(
             size = 0
         slices[-1].append(unit)
         size += unit_size
-    with ThreadPoolExecutor(max(2, jobs)) as pool:
+    with ThreadPoolExecutor(1) as pool:  # one thread hashes faster than the workers read
         hashed = itertools.chain.from_iterable(
             pool.map(lambda part: [x for f in part for x in hash_file(f, options)], slices))
         for item in hashed:
