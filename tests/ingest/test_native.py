@@ -139,6 +139,8 @@ def test_awkward_records_match(doc: Any) -> None:
     '{"Event": "x"}',
     "not json at all",
     '{"Event": {"EventData": {"A": ' + "[" * 200 + "]" * 200 + "}}}",  # deep nesting
+    '{"Event": {"EventData": {"A": ' + "[" * 4070 + "]" * 4070 + "}}}",  # as deep as 8 KiB goes
+    '{"Event": {"EventData": {"A": ' + "[" * 90000 + "]" * 90000 + "}}}",  # parsed iteratively
     '{"Event": {"EventData": {' + ",".join(f'"k{i}": {i}' for i in range(600)) + "}}}",
 ])
 def test_declines_what_only_python_may_judge(text: str) -> None:

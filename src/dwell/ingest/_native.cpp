@@ -42,6 +42,11 @@ constexpr int kMaxDepth = 48;
 constexpr size_t kMaxItems = 512;
 // In situ: strings are unescaped inside our own copy of the text (no per-character copying).
 // Text from a Python str is valid UTF-8 already; bytes that are not pure ASCII are validated.
+// RapidJSON's recursive parser is faster than its iterative one; its depth is bounded by the
+// text's length, so texts up to kRecursiveMax bytes (nesting under 4k levels of small frames
+// on the 8 MiB main-thread stack) use it, longer ones the iterative parser.
+constexpr size_t kRecursiveMax = 8 * 1024;
+constexpr unsigned kParseFast = rapidjson::kParseInsituFlag;
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseInsituFlag;
 constexpr unsigned kParseValidating = kParseFlags | rapidjson::kParseValidateEncodingFlag;
 
@@ -530,6 +535,8 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     text.push_back('\0');
     if (validate && !ascii(data, static_cast<size_t>(size)))
         doc.ParseInsitu<kParseValidating>(text.data());
+    else if (static_cast<size_t>(size) <= kRecursiveMax)
+        doc.ParseInsitu<kParseFast>(text.data());
     else
         doc.ParseInsitu<kParseFlags>(text.data());
     if (doc.HasParseError()) Py_RETURN_NONE;
