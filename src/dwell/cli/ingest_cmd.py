@@ -23,6 +23,7 @@ from dwell.ingest.pipeline import (
     discover,
     hash_file,
     iter_groups,
+    no_cyclic_gc,
     run_groups,
 )
 from dwell.model import IngestWarning
@@ -100,7 +101,7 @@ def ingest_paths(
     options = options or IngestOptions(evtx_threads=0 if jobs == 1 else 1)
     report = IngestReport()
     started = time.perf_counter()
-    with CaseWriter(case) as writer:
+    with CaseWriter(case) as writer, no_cyclic_gc():  # thousands of acyclic results
         units: list[Unit] = []
         for item in discover(paths, expand=False):  # files are opened by the hashing threads
             if isinstance(item, IngestWarning):

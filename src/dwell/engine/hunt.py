@@ -9,7 +9,6 @@ worker process. Detections replace earlier detections of the same rules, in one 
 from __future__ import annotations
 
 import functools
-import gc
 import multiprocessing
 import os
 import pickle
@@ -28,6 +27,7 @@ import pyarrow as pa
 from dwell.engine.correlation import correlate
 from dwell.engine.matcher import Matcher, fast_view
 from dwell.errors import StoreError
+from dwell.ingest.pipeline import no_cyclic_gc
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter, open_case
 from dwell.store.layout import CATALOG, events_dir, is_case
@@ -310,21 +310,18 @@ def _retro_part(
     detector = _Detector(rules_file, profile)
     db = duckdb.connect()
     # Decoded events are acyclic: the cyclic collector would only walk the rule set (20% time).
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        db.execute("SET threads TO 1")  # one worker process per core already
-        cols = ", ".join(f'"{c}"' for c in _ROW_COLUMNS)
-        query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
-        reader = db.sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
-        loads = orjson.loads
-        for batch in reader:
-            texts = batch.column(len(_ROW_COLUMNS)).to_pylist()
-            detector.batch(batch, [loads(text) if text else {} for text in texts])
+        with no_cyclic_gc():
+            db.execute("SET threads TO 1")  # one worker process per core already
+            cols = ", ".join(f'"{c}"' for c in _ROW_COLUMNS)
+            query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
+            reader = db.sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
+            loads = orjson.loads
+            for batch in reader:
+                texts = batch.column(len(_ROW_COLUMNS)).to_pylist()
+                detector.batch(batch, [loads(text) if text else {} for text in texts])
     finally:
         db.close()
-        if collecting:
-            gc.enable()
     return detector.rows, detector.events, detector.stats()
 
 
