@@ -7,6 +7,8 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.table import Table
 
 from dwell.cli.ingest_cmd import add_case_arg, ingest_paths
@@ -69,9 +71,9 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
              f"{summary.seconds:.1f} s ({rate:,.0f} events/s): {summary.detections:,} "
              "detections", markup=False)
     table = read_detections(args.case)
-    ids = {r.id for r in ruleset.rules}
-    rows = [r for r in table.to_pylist() if r["rule_id"] in ids]
-    _print_summary(ui, rows)
+    ids = pa.array(sorted({r.id for r in ruleset.rules}), pa.string())
+    mine = table.filter(pc.is_in(table.column("rule_id"), value_set=ids))
+    _print_summary(ui, mine)
     if args.profile:
         slow = Table(title="slowest rules", box=None)
         for name in ("rule", "level", "evaluations", "hits", "seconds"):
@@ -81,8 +83,8 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
                          f"{stat.seconds:.3f}")
         ui.print(slow)
     if args.jsonl:
-        _write_jsonl(args.jsonl, rows)
-        ui.info(f"wrote {len(rows)} detections to {args.jsonl}")
+        _write_jsonl(args.jsonl, mine.to_pylist())
+        ui.info(f"wrote {mine.num_rows} detections to {args.jsonl}")
     run_args = {k: v for k, v in vars(args).items() if k != "handler"}
     rules_info = {
         "sha256": ruleset.sha256, "rules": len(ruleset.rules), "files": ruleset.files,
@@ -102,35 +104,43 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
     return status
 
 
-def _print_summary(ui: Ui, rows: list[dict[str, Any]]) -> None:
-    if not rows:
+def _counts(table: pa.Table, keys: list[str]) -> list[tuple[Any, ...]]:
+    """``(*keys, count)`` per distinct value of ``keys``, most frequent first."""
+    grouped = table.group_by(keys).aggregate([(keys[0], "count")])
+    rows = zip(*(grouped.column(k).to_pylist() for k in [*keys, f"{keys[0]}_count"]),
+               strict=True)
+    return sorted(rows, key=lambda row: (-row[-1], [str(v) for v in row[:-1]]))
+
+
+def _print_summary(ui: Ui, detections: pa.Table) -> None:
+    if detections.num_rows == 0:
         return
-    by_level = Counter(r["level"] for r in rows)
-    rules_by_level = Counter(lv for lv, _ in {(r["level"], r["rule_id"]) for r in rows})
+    by_level = {level: count for level, count in _counts(detections, ["level"])}
+    rules_by_level = Counter(level for _, level, _ in _counts(detections, ["rule_id", "level"]))
     table = Table(box=None)
     table.add_column("level")
     table.add_column("rules", justify="right")
     table.add_column("detections", justify="right")
     for level in LEVELS:
-        if by_level[level]:
+        if by_level.get(level):
             table.add_row(level, str(rules_by_level[level]), f"{by_level[level]:,}")
     ui.print(table)
     top = Table(title="top rules", box=None)
     top.add_column("rule")
     top.add_column("level")
     top.add_column("hits", justify="right")
-    titles = {r["rule_id"]: (r["title"], r["level"]) for r in rows}
-    for rid, count in Counter(r["rule_id"] for r in rows).most_common(10):
-        top.add_row(titles[rid][0], titles[rid][1], f"{count:,}")
+    for _, title, level, count in _counts(detections, ["rule_id", "title", "level"])[:10]:
+        top.add_row(title, level, f"{count:,}")
     ui.print(top)
     hosts = Table(title="hosts", box=None)
     hosts.add_column("host")
     hosts.add_column("detections", justify="right")
-    for host, count in Counter(r["host_short"] or "?" for r in rows).most_common(10):
+    short = detections.set_column(
+        detections.schema.get_field_index("host_short"), "host_short",
+        pc.fill_null(detections.column("host_short"), "?"))
+    for host, count in _counts(short, ["host_short"])[:10]:
         hosts.add_row(host, f"{count:,}")
     ui.print(hosts)
-
-
 
 
 def _write_jsonl(path: str, rows: list[dict[str, Any]]) -> None:

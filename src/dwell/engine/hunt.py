@@ -412,8 +412,10 @@ def _dedupe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _store(case: Path, ruleset: RuleSet, rows: list[tuple[Any, ...]],
            summary: HuntSummary) -> None:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(DETECTION_SCHEMA)
     table = pa.Table.from_arrays(
-        [pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(DETECTION_SCHEMA)],
+        [pa.array(values, type=f.type) for values, f in zip(columns, DETECTION_SCHEMA,
+                                                             strict=True)],
         schema=DETECTION_SCHEMA,
     )
     ids = pa.table({"id": pa.array([r.id for r in ruleset.rules], type=pa.string())})

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from dwell.errors import StoreError
 from dwell.report.text import iso_utc
 from dwell.store import open_case
@@ -65,15 +67,19 @@ def rules_fired(detections: pa.Table | None) -> dict[str, Any]:
     """Hash and counts of the rules that produced ``detections``."""
     if detections is None or detections.num_rows == 0:
         return {"rules": 0, "detections": 0, "sha256": None, "by_level": {}}
+    # distinct (file, hash) pairs and counts per level, grouped by Arrow (detections are many)
+    distinct = detections.group_by(["rule_file", "rule_sha256"]).aggregate([])
     pairs = sorted({
         (str(f or ""), str(h or ""))
-        for f, h in zip(detections.column("rule_file").to_pylist(),
-                        detections.column("rule_sha256").to_pylist(), strict=True)
+        for f, h in zip(distinct.column("rule_file").to_pylist(),
+                        distinct.column("rule_sha256").to_pylist(), strict=True)
     })
     digest = hashlib.sha256("\n".join(f"{h}  {f}" for f, h in pairs).encode()).hexdigest()
     levels: dict[str, int] = {}
-    for level in detections.column("level").to_pylist():
-        levels[str(level)] = levels.get(str(level), 0) + 1
+    counted = detections.group_by("level").aggregate([("level", "count")])
+    for level, count in zip(counted.column("level").to_pylist(),
+                            counted.column("level_count").to_pylist(), strict=True):
+        levels[str(level)] = levels.get(str(level), 0) + int(count)
     return {"rules": len(pairs), "detections": detections.num_rows, "sha256": digest,
             "by_level": dict(sorted(levels.items()))}
 
@@ -134,7 +140,7 @@ def write_manifest(case_dir: str | os.PathLike[str], kind: str,
     try:
         folder.mkdir(exist_ok=True)
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2, ensure_ascii=False)
+            fh.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2).decode())
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
