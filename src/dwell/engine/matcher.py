@@ -775,6 +775,11 @@ class Matcher:
         rules = ruleset if isinstance(ruleset, list) else ruleset.rules
         self.rules = [r for r in rules if r.correlation is None]
         self._compiled = [[_Compiled(t, c) for t, c in rule.targets] for rule in self.rules]
+        # channel (None: any) -> indices of the rules with a target on it, in rule order
+        self._by_channel: dict[str | None, list[int]] = {}
+        for index, rule in enumerate(self.rules):
+            for channel in dict.fromkeys(t.channel for t, _ in rule.targets):
+                self._by_channel.setdefault(channel, []).append(index)
         # (raw channel, event id, True) -> bucket, for events with a str channel and int id
         self._buckets: dict[tuple[Any, Any, bool], _Bucket] = {}
         self._shared: dict[tuple[str | None, int | None, bool], _Bucket] = {}
@@ -789,8 +794,11 @@ class Matcher:
         if shared is not None:
             return shared
         chosen: list[tuple[int, Pred, Node | None]] = []
-        for index, targets in enumerate(self._compiled):
-            for compiled in targets:
+        candidates = self._by_channel.get(None, [])
+        if key[0] is not None and key[0] in self._by_channel:
+            candidates = sorted({*candidates, *self._by_channel[key[0]]})
+        for index in candidates:
+            for compiled in self._compiled[index]:
                 if not applies(compiled.target, key):
                     continue
                 got = compiled.at(key[1] if exact else None)

@@ -55,20 +55,34 @@ class Test:
     flags: int = 0
     needle: str = ""
 
+    # Rule sets are pickled to every hunting worker: positional reduction is much faster than
+    # the generic slots-dataclass state (tens of thousands of nodes per rule set).
+    def __reduce__(self) -> tuple[type[Test], tuple[Any, ...]]:
+        return Test, (self.field, self.op, self.value, self.cased, self.flags, self.needle)
+
 
 @dataclass(frozen=True, slots=True)
 class And:
     args: tuple[Node, ...]
+
+    def __reduce__(self) -> tuple[type[And], tuple[Any, ...]]:
+        return And, (self.args,)
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
     args: tuple[Node, ...]
 
+    def __reduce__(self) -> tuple[type[Or], tuple[Any, ...]]:
+        return Or, (self.args,)
+
 
 @dataclass(frozen=True, slots=True)
 class Not:
     arg: Node
+
+    def __reduce__(self) -> tuple[type[Not], tuple[Any, ...]]:
+        return Not, (self.arg,)
 
 
 Node = Test | And | Or | Not
