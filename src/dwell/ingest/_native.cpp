@@ -71,20 +71,6 @@ bool g_configured = false;
 
 inline string_view sv(const Value& v) { return string_view(v.GetString(), v.GetStringLength()); }
 
-// A UTF-8 encoded surrogate (ED A0..BF ..): RapidJSON lets a lone low surrogate escape through.
-bool g_check_surrogates = true;  // per record: false when its text can hold no surrogate
-
-bool has_surrogate(string_view s) {
-    if (!g_check_surrogates) return false;
-    const char* p = s.data();
-    const char* end = p + s.size();
-    while ((p = static_cast<const char*>(std::memchr(p, '\xed', end - p))) != nullptr) {
-        if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
-        ++p;
-    }
-    return false;
-}
-
 // Python dicts keep one value per key: an object with repeated keys goes to the Python path.
 void check_unique(const Value& obj) {
     rapidjson::SizeType n = obj.MemberCount();
@@ -323,7 +309,6 @@ void flatten(Flat& out, const Value& doc) {
 const char kHex[] = "0123456789abcdef";
 
 void write_string(std::string& buf, string_view s) {
-    if (has_surrogate(s)) throw Bail();
     buf.push_back('"');
     const char* p = s.data();
     const char* end = p + s.size();
@@ -497,14 +482,33 @@ inline bool empty_value(const Item& item, PyObject* fallback) {
     return s.empty() || s == "-";
 }
 
-// Whether the text has a \\u escape (the only other way a surrogate can get into a string).
-bool contains_escape(const char* data, size_t size) {
-    const char* p = data;
+// Whether the text could put a surrogate into a string: an escaped one (\\uD800-\\uDFFF: orjson
+// takes pairs, RapidJSON 1.1.0 a lone low one) or a raw one (ED A0-BF). Such texts go to the
+// Python path, wherever in the document the string is (a key the flattening ignores too).
+bool may_hold_surrogate(const char* data, size_t size) {
     const char* end = data + size;
-    while ((p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr) {
-        if (p + 1 < end && p[1] == 'u') return true;
-        p += 2;
-        if (p >= end) break;
+    for (const char* p = data;
+         (p = static_cast<const char*>(std::memchr(p, '\xed', end - p))) != nullptr; ++p)
+        if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+    for (const char* p = data;
+         (p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr; p += 2) {
+        if (p + 3 < end && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') &&
+            std::strchr("89abcdefABCDEF", p[3]) != nullptr && p[3] != '\0')
+            return true;
+        if (p + 2 >= end) break;
+    }
+    return false;
+}
+
+// Whether values nest deeper than ``limit`` (orjson refuses documents nested past 1024).
+bool deeper_than(const Value& v, int limit) {
+    if (limit < 0) return true;
+    if (v.IsArray()) {
+        for (const auto& item : v.GetArray())
+            if (deeper_than(item, limit - 1)) return true;
+    } else if (v.IsObject()) {
+        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m)
+            if (deeper_than(m->value, limit - 1)) return true;
     }
     return false;
 }
@@ -530,6 +534,7 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
     if (std::memchr(data, '\0', static_cast<size_t>(size)) != nullptr) Py_RETURN_NONE;  // would end it
+    if (may_hold_surrogate(data, static_cast<size_t>(size))) Py_RETURN_NONE;
     static std::vector<char> text;  // the in-situ copy (GIL-serialised, like the buffers)
     text.assign(data, data + size);
     text.push_back('\0');
@@ -540,12 +545,12 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     else
         doc.ParseInsitu<kParseFlags>(text.data());
     if (doc.HasParseError()) Py_RETURN_NONE;
+    // (a text of under 1 KiB cannot nest 500 levels; the Python path judges deeper ones)
+    if (size >= 1000 && deeper_than(doc, 500)) Py_RETURN_NONE;
     static Flat out;  // reused: calls are serialised by the GIL
     static std::string buf;
     out.clear();
     buf.clear();
-    g_check_surrogates = std::memchr(data, '\xed', static_cast<size_t>(size)) != nullptr ||
-                         contains_escape(data, static_cast<size_t>(size));
     Refs refs;
     try {
         flatten(out, doc);
