@@ -664,6 +664,25 @@ class Scanner:
         return [i for _, i in self._py.iter(text)]
 
 
+class _Pending:
+    """A predicate generated on its first use (most rules of a bucket are never evaluated)."""
+
+    __slots__ = ("node", "pred")
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.pred: Pred | None = None
+
+    def get(self) -> Pred:
+        if self.pred is None:
+            self.pred = generate(self.node)
+        return self.pred
+
+
+def _always(ev: _Event) -> bool:
+    return True
+
+
 class _Compiled:
     """One rule target, compiled on first use (and per event id when specialised)."""
 
@@ -672,31 +691,29 @@ class _Compiled:
     def __init__(self, target: Target, cond: Node) -> None:
         self.target = target
         self.cond = cond
-        self.pred: Pred | None = None
-        self.specialised: dict[int, tuple[Pred, Node | None] | None] = {}
+        self.pred = _Pending(cond)
+        self.specialised: dict[int, tuple[_Pending | Pred, Node | None] | None] = {}
 
-    def general(self) -> tuple[Pred, Node | None]:
-        if self.pred is None:
-            self.pred = generate(self.cond)
+    def general(self) -> tuple[_Pending | Pred, Node | None]:
         return self.pred, self.cond
 
-    def at(self, eid: int | None) -> tuple[Pred, Node | None] | None:
+    def at(self, eid: int | None) -> tuple[_Pending | Pred, Node | None] | None:
         """Predicate and tree for events with int event id ``eid`` (None: any); None: never."""
         if eid is None:
             return self.general()
         if eid in self.specialised:
             return self.specialised[eid]
         cond = specialise(self.cond, eid)
-        found: tuple[Pred, Node | None] | None
+        found: tuple[_Pending | Pred, Node | None] | None
         if cond is False:
             found = None
         elif cond is True:
-            found = ((lambda ev: True), None)
+            found = (_always, None)
         elif cond is self.cond:
             found = self.general()
         else:
             assert not isinstance(cond, bool)
-            found = (generate(cond), cond)
+            found = (_Pending(cond), cond)
         self.specialised[eid] = found
         return found
 
@@ -707,8 +724,11 @@ class _Bucket:
     __slots__ = ("always", "counts", "entries", "learning", "nodes", "scan", "scanner",
                  "seen", "targets", "words")
 
-    def __init__(self, chosen: list[tuple[int, Pred, Node | None]], learn: int) -> None:
-        self.entries = [(index, pred) for index, pred, _ in chosen]
+    def __init__(self, chosen: list[tuple[int, _Pending | Pred, Node | None]],
+                 learn: int) -> None:
+        self.entries: list[tuple[int, Pred]] = [
+            (index, self._stub(slot, index, pred) if isinstance(pred, _Pending) else pred)
+            for slot, (index, pred, _) in enumerate(chosen)]
         self.nodes = [node for _, _, node in chosen]
         self.always: tuple[int, ...] = ()
         self.scan: tuple[str, ...] | None = ()  # fields to scan; None: every field
@@ -719,6 +739,16 @@ class _Bucket:
         self.learning = learn > 0
         self.counts: list[int] = []
         self.choose(static_score, scan_all=self.learning)
+
+    def _stub(self, slot: int, index: int, pending: _Pending) -> Pred:
+        """A predicate that generates the real one on its first call and puts it in its place."""
+
+        def first_call(ev: _Event) -> bool:
+            pred = pending.get()
+            self.entries[slot] = (index, pred)
+            return pred(ev)
+
+        return first_call
 
     def choose(self, score: Score, *, scan_all: bool) -> None:
         """Pick each rule's needles by ``score``; scan for them (or for every needle)."""
@@ -793,7 +823,7 @@ class Matcher:
         shared = self._shared.get((*key, exact))
         if shared is not None:
             return shared
-        chosen: list[tuple[int, Pred, Node | None]] = []
+        chosen: list[tuple[int, _Pending | Pred, Node | None]] = []
         candidates = self._by_channel.get(None, [])
         if key[0] is not None and key[0] in self._by_channel:
             candidates = sorted({*candidates, *self._by_channel[key[0]]})
