@@ -103,12 +103,20 @@ def compare(op: str, left: float, right: float) -> bool:
 
 
 def ip_in(text: str, net: str) -> bool:
-    try:
-        address = ipaddress.ip_address(text.strip())
-    except ValueError:
+    address = _address(text)
+    if address is None:
         return False
     target = network(net)
     return address.version == target.version and address in target
+
+
+@functools.lru_cache(maxsize=65_536)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``text`` holds, or None (addresses repeat across events: memoised)."""
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
 
 
 def test_value(test: Test, value: Any, view: Mapping[str, Any]) -> bool:

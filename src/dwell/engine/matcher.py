@@ -638,6 +638,22 @@ def all_needles(node: Node) -> set[tuple[str | None, str]]:
 
 # --- buckets and the matcher ------------------------------------------------------------------
 
+#: (id of a rule tree, kind) -> (the tree, its needles): trees are shared by many buckets
+_MEMO: dict[tuple[int, str], tuple[Node, Any]] = {}
+
+
+def _memo(node: Node, kind: str, compute: Callable[[Node], Any]) -> Any:
+    """``compute(node)``, remembered per tree object (kept alive so that its id stays its own)."""
+    key = (id(node), kind)
+    found = _MEMO.get(key)
+    if found is not None and found[0] is node:
+        return found[1]
+    if len(_MEMO) > 200_000:
+        _MEMO.clear()
+    value = compute(node)
+    _MEMO[key] = (node, value)
+    return value
+
 #: Events a bucket scans for every needle of its rules, counting how often each occurs, before
 #: it chooses each rule's rarest needles by those counts.
 LEARN_EVENTS = 2000
@@ -757,7 +773,12 @@ class _Bucket:
         fields: set[str] = set()
         keyword = False
         for slot, node in enumerate(self.nodes):
-            best = needles(node, score) if node is not None else None
+            if node is None:
+                best = None
+            elif score is static_score:
+                best = _memo(node, "static", lambda n: needles(n, static_score))
+            else:
+                best = needles(node, score)
             if best is None:
                 always.append(slot)
                 continue
@@ -765,12 +786,13 @@ class _Bucket:
                 words.setdefault(word, set()).add(slot)
         if scan_all:
             for node in self.nodes:
-                for _, word in all_needles(node) if node is not None else ():
+                for _, word in _memo(node, "all", all_needles) if node is not None else ():
                     words.setdefault(word, set())
         for node in self.nodes:  # the fields any needle may come from
             if node is None:
                 continue
-            for fname, _ in all_needles(node) if scan_all else needles(node, score) or ():
+            for fname, _ in (_memo(node, "all", all_needles) if scan_all
+                             else needles(node, score) or ()):
                 if fname is None:
                     keyword = True
                 else:
