@@ -1,12 +1,13 @@
 """Ingest benchmark: raw `evtx` parse rate vs dwell's full ingest into a case store.
 
-    python bench/ingest.py [--gb 2.0] [--work bench/_work]
+    python bench/ingest.py [--gb 2.0] [--work bench/_work] [--repeat 3]
 
 Replicates ../shared/data/evtx-attack-samples until the corpus reaches ``--gb`` gigabytes
 (each copy gets a distinct byte in the unused part of the EVTX file header so that it has its
 own SHA-256 and is not deduplicated), then measures in the same run:
 
-1. raw: `evtx` records_json() + orjson.loads of every record, no storage, one process;
+1. raw: `evtx` records_json() + orjson.loads of every record, no storage, one process
+   (``--repeat`` rounds, each right before an ingest; medians reported);
 2. raw, two processes (files split across a process pool, like dwell's ingest);
 3. dwell ingest into a fresh case (default --jobs), timed; then once more with the peak memory
    of the whole process tree sampled (the sampling costs CPU, so it is not in the timed run).
@@ -20,6 +21,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -115,6 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=2.0)
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "_work")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of raw + ingest")
     args = parser.parse_args()
     files = replicate(args.work, args.gb)
     size = sum(f.stat().st_size for f in files)
@@ -124,20 +127,30 @@ def main() -> None:
     for f in files:  # warm the page cache so that no measurement pays for the disk
         f.read_bytes()
     raw(files, 1)  # and warm the parser's allocator
-    n1, t1 = raw(files, 1)
+    # Rounds of (raw, ingest) back to back, so that both see the same machine: a shared machine's
+    # speed drifts by several per cent between minutes. The medians are the figures.
+    raws: list[float] = []
+    ingests: list[float] = []
+    n1 = 0
+    for round_ in range(1, args.repeat + 1):
+        n1, t1 = raw(files, 1)
+        t3, _, _ = ingest(args.work / "corpus", args.work / "case", sample_memory=False)
+        raws.append(t1)
+        ingests.append(t3)
+        print(f"round {round_}: raw {t1:.2f} s, dwell ingest {t3:.2f} s, ratio {t1 / t3:.2f}")
+    t1, t3 = statistics.median(raws), statistics.median(ingests)
     print(f"raw evtx+orjson, 1 process : {n1:,} records in {t1:.1f} s = {n1 / t1:,.0f} rec/s, "
-          f"{size / t1 / 1e6:,.0f} MB/s")
+          f"{size / t1 / 1e6:,.0f} MB/s (median)")
     n2, t2 = raw(files, os.cpu_count() or 1)
     print(f"raw evtx+orjson, {os.cpu_count()} processes: {n2 / t2:,.0f} rec/s, "
           f"{size / t2 / 1e6:,.0f} MB/s")
-    t3, _, _ = ingest(args.work / "corpus", args.work / "case", sample_memory=False)
     _, rss, pss = ingest(args.work / "corpus", args.work / "case", sample_memory=True)
     print(f"dwell ingest               : {n1:,} records in {t3:.1f} s = {n1 / t3:,.0f} rec/s, "
-          f"{size / t3 / 1e6:,.0f} MB/s; peak memory of the process tree: "
+          f"{size / t3 / 1e6:,.0f} MB/s (median); peak memory of the process tree: "
           f"PSS {pss / 2**20:,.0f} MiB, RSS sum {rss / 2**20:,.0f} MiB")
-    print(f"ratio ingest/raw (1 process)  : {t1 / t3:.2f}")
+    print(f"ratio ingest/raw (1 process)  : {t1 / t3:.2f} (medians; per round "
+          f"{', '.join(f'{r / i:.2f}' for r, i in zip(raws, ingests, strict=True))})")
     print(f"ratio ingest/raw ({os.cpu_count()} processes): {t2 / t3:.2f}")
-
 
 if __name__ == "__main__":
     main()
