@@ -8,12 +8,15 @@
 //      typed_0, ..., typed_n)
 //
 // or None whenever the record is anything but the plain case (a parse error, a float, a
-// duplicate key, a lone surrogate, deep nesting, very many fields, another JSON shape...): the
-// caller then takes the Python path, which defines the behaviour (and the warnings) for those.
-// The two paths are compared record by record in tests/ingest/test_native.py.
+// duplicate key, a possible surrogate, deep nesting, very many fields, another JSON shape...):
+// the caller then takes the Python path, which defines the behaviour (and the warnings) for
+// those. convert_many() does the same over records pulled from an ``evtx`` iterator. The two
+// paths are compared record by record (and on mutated records) in tests/ingest/test_native.py.
 //
-// Everything here reads attacker-controlled input: parsing is iterative (no recursion), our
-// own walks are depth-bounded, the flat map is size-bounded, and no Python exception escapes.
+// Everything here reads attacker-controlled input: the parser recurses only on texts under
+// 8 KiB (nesting bounded by length, far within the stack), iterates beyond; our own walks are
+// depth-bounded, the flat map is size-bounded, buffers are reused or freed on return, and no
+// Python exception escapes.
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
