@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from dwell.cli._console import Ui
 from dwell.cli.ingest_cmd import ingest_paths
+from dwell.engine.matcher import scan_text
 from dwell.ingest import native
 from dwell.ingest.flatten import flatten_evtx_json
 from dwell.ingest.normalize import row_of
@@ -278,3 +279,28 @@ def test_mutated_records_match_or_are_declined(shared_data: Path) -> None:
                 data[pos:pos] = data[rng.randrange(len(data)):][:rng.randint(1, 200)]
         answered += _agrees(bytes(data), "2020-01-01T00:00:00Z")
     assert answered > 300  # (most mutants are broken JSON, declined)
+
+
+_scan_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
+              st.text(alphabet="aZ\\ \x1féÉßΣİı\u0130😀", max_size=6)),
+    lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(view=st.dictionaries(st.sampled_from(["image", "user", "x", "y"]), _scan_values),
+       names=st.one_of(st.none(), st.lists(st.sampled_from(["image", "x", "zz"]),
+                                           max_size=3).map(tuple)))
+def test_scan_text_is_the_matchers(view: dict[str, Any], names: tuple[str, ...] | None) -> None:
+    assert native.scan_text is not None
+    got = native.scan_text(view, names)
+    if got is not None:  # (None: values it leaves to the Python builder)
+        assert got == scan_text(view, names)
+
+
+def test_scan_text_takes_the_usual_values() -> None:
+    assert native.scan_text is not None
+    view = {"a": "AbC", "b": 5, "c": None, "d": True, "e": ["X", None, 2, "É"]}
+    expected = "abc\x1f5\x1f\x1ftrue\x1fx\x1f2\x1fé"
+    assert native.scan_text(view, None) == scan_text(view, None) == expected
+    assert native.scan_text({"f": 1.5}, None) is None

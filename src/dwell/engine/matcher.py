@@ -48,6 +48,7 @@ from dwell.engine.evaluate import (
     strings,
     test_value,
 )
+from dwell.ingest.native import scan_text as _native_scan
 from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
 
 if TYPE_CHECKING:
@@ -97,6 +98,15 @@ def fast_view(fields: Mapping[str, Any]) -> dict[str, Any]:
 def _text(value: Any) -> str:
     """The texts string tests see in a non-string value, joined for scanning."""
     return _SEP.join(strings(value))
+
+
+def scan_text(view: Mapping[str, Any], names: tuple[str, ...] | None) -> str:
+    """The folded texts of the values of ``names`` (all when None) that needles are looked
+    for in, joined by :data:`_SEP`. ``dwell.ingest.native.scan_text`` builds the same string
+    natively (or answers None for values it leaves to this function)."""
+    items: Any = view.values() if names is None else [view[f] for f in names if f in view]
+    return _SEP.join([v if type(v) is str else str(v) if type(v) is int else _text(v)
+                      for v in items]).casefold()
 
 
 class _Event:
@@ -884,12 +894,9 @@ class Matcher:
         slots: set[int] = set(bucket.always)
         scanner = bucket.scanner
         if scanner is not None:
-            if bucket.scan is None:
-                items: Any = view.values()
-            else:
-                items = [view[f] for f in bucket.scan if f in view]
-            text = _SEP.join([v if type(v) is str else str(v) if type(v) is int else _text(v)
-                              for v in items]).casefold()
+            text = _native_scan(view, bucket.scan) if _native_scan is not None else None
+            if text is None:
+                text = scan_text(view, bucket.scan)
             found = scanner.find(text)
             if found:
                 targets = bucket.targets

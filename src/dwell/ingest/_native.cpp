@@ -743,6 +743,104 @@ PyObject* convert_many(PyObject*, PyObject* args) {
     return result;
 }
 
+// --- the matcher's scan text --------------------------------------------------------------
+//
+// scan_text(view, names) -> str | None: what dwell.engine.matcher builds in Python to look for
+// needles in, ``"\x1f".join(text of each value).casefold()`` over the values of ``names``
+// present in ``view`` (all values when ``names`` is None); a value's text as
+// dwell.engine.evaluate.strings() gives it (a list's items joined, None in a list skipped,
+// a None value an empty text). None for values it does not render the same way (floats,
+// objects, nested lists): the Python builder takes those events.
+
+bool append_text(std::string& buf, PyObject* v, bool in_list) {
+    if (PyUnicode_CheckExact(v)) {
+        if (PyUnicode_IS_ASCII(v)) {
+            const char* p = static_cast<const char*>(PyUnicode_DATA(v));
+            Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+            size_t at = buf.size();
+            buf.append(p, static_cast<size_t>(n));
+            for (size_t i = at; i < buf.size(); ++i) {
+                char c = buf[i];
+                if (c >= 'A' && c <= 'Z') buf[i] = static_cast<char>(c + 32);
+            }
+            return true;
+        }
+        PyObject* folded = PyObject_CallMethod(v, "casefold", nullptr);
+        if (folded == nullptr) return false;
+        Py_ssize_t n = 0;
+        const char* p = PyUnicode_AsUTF8AndSize(folded, &n);
+        if (p != nullptr) buf.append(p, static_cast<size_t>(n));
+        Py_DECREF(folded);
+        return p != nullptr;
+    }
+    if (v == Py_True || v == Py_False) {
+        buf.append(v == Py_True ? "true" : "false");
+        return true;
+    }
+    if (PyLong_CheckExact(v)) {
+        PyObject* text = PyObject_Str(v);
+        if (text == nullptr) return false;
+        Py_ssize_t n = 0;
+        const char* p = PyUnicode_AsUTF8AndSize(text, &n);
+        if (p != nullptr) buf.append(p, static_cast<size_t>(n));
+        Py_DECREF(text);
+        return p != nullptr;
+    }
+    if (v == Py_None) return !in_list;  // (a None item of a list is handled by the caller)
+    return false;
+}
+
+bool append_value(std::string& buf, PyObject* v) {
+    if (!PyList_CheckExact(v)) return append_text(buf, v, false);
+    bool first = true;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); ++i) {
+        PyObject* item = PyList_GET_ITEM(v, i);
+        if (item == Py_None) continue;  // strings() yields nothing for it
+        if (PyList_CheckExact(item)) return false;
+        if (!first) buf.push_back('\x1f');
+        first = false;
+        if (!append_text(buf, item, true)) return false;
+    }
+    return true;
+}
+
+PyObject* scan_text(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyDict_Check(args[0]) || (args[1] != Py_None && !PyTuple_Check(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "scan_text(view: dict, names: tuple | None)");
+        return nullptr;
+    }
+    PyObject* view = args[0];
+    static std::string buf;
+    buf.clear();
+    bool first = true;
+    bool ok = true;
+    if (args[1] == Py_None) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (ok && PyDict_Next(view, &pos, &key, &value)) {
+            if (!first) buf.push_back('\x1f');
+            first = false;
+            ok = append_value(buf, value);
+        }
+    } else {
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(args[1]); ++i) {
+            PyObject* value = PyDict_GetItemWithError(view, PyTuple_GET_ITEM(args[1], i));
+            if (value == nullptr) {
+                if (PyErr_Occurred()) ok = false;
+                continue;
+            }
+            if (!first) buf.push_back('\x1f');
+            first = false;
+            ok = append_value(buf, value);
+        }
+    }
+    if (!ok) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeUTF8(buf.data(), static_cast<Py_ssize_t>(buf.size()), "strict");
+}
+
 bool utf8(PyObject* obj, std::string& out) {
     Py_ssize_t n = 0;
     const char* s = PyUnicode_Check(obj) ? PyUnicode_AsUTF8AndSize(obj, &n) : nullptr;
@@ -810,6 +908,8 @@ PyMethodDef kMethods[] = {
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
     {"convert_many", convert_many, METH_VARARGS,
      "convert_many(records, limit) -> (rows, declined, error, done)"},
+    {"scan_text", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_text)),
+     METH_FASTCALL, "scan_text(view, names) -> the matcher's folded scan text, or None"},
     {"configure", configure, METH_VARARGS,
      "configure(candidates, columns, prefixes): typed columns and System attribute prefixes"},
     {nullptr, nullptr, 0, nullptr},

@@ -19,7 +19,11 @@ Convert = Callable[..., "tuple[Any, ...] | None"]
 ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
 
 
-def _load() -> tuple[Convert, ConvertMany] | None:
+#: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
+ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
+
+
+def _load() -> tuple[Convert, ConvertMany, ScanText] | None:
     if os.environ.get("DWELL_NATIVE", "1") == "0":
         return None
     try:
@@ -33,7 +37,7 @@ def _load() -> tuple[Convert, ConvertMany] | None:
         for rank, name in enumerate(names)
     }
     _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
-    return _native.convert, _native.convert_many
+    return _native.convert, _native.convert_many, _native.scan_text
 
 
 _loaded = _load()
@@ -42,6 +46,8 @@ _loaded = _load()
 convert: Convert | None = _loaded[0] if _loaded else None
 #: the same over up to ``limit`` records of an ``evtx`` records_json() iterator
 convert_many: ConvertMany | None = _loaded[1] if _loaded else None
+#: ``dwell.engine.matcher.scan_text`` natively (None for values it leaves to that function)
+scan_text: ScanText | None = _loaded[2] if _loaded else None
 
 
 def status() -> str:
