@@ -1,8 +1,10 @@
 """The optional native fast path of ingest (``dwell.ingest._native``, C++ with RapidJSON).
 
 One call turns an evtx-JSON record into its canonical row (see :func:`normalize.row_of`), or
-answers None when the record is not the plain case, which then takes the Python path. dwell
-works without it (no compiler at install time, or ``DWELL_NATIVE=0``), only slower.
+answers None when the record is not the plain case, which then takes the Python path; the
+matcher also builds its per-event scan text with it. dwell works without it (no compiler at
+install time, or ``DWELL_NATIVE=0``), only slower: the Python code is the reference, and the
+tests compare the two.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from dwell.schema import TYPED_FIELDS
 Convert = Callable[..., "tuple[Any, ...] | None"]
 #: ``convert_many(records, limit)`` -> (rows, declined, error, done): see ``_native.cpp``
 ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
-
-
 #: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
 ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
 
@@ -51,7 +51,7 @@ scan_text: ScanText | None = _loaded[2] if _loaded else None
 
 
 def status() -> str:
-    """One line for ``dwell info``: which ingest path this installation uses."""
+    """For ``dwell --version``: which ingest path this installation uses."""
     if convert is not None:
         return "native (C++/RapidJSON)"
     if os.environ.get("DWELL_NATIVE", "1") == "0":
