@@ -133,8 +133,12 @@ def test_specialise_folds_event_id_tests() -> None:
     assert specialise(Not(FieldTest("eventid", "num", 1)), 2) is True
 
 
-def test_scanner_without_the_rust_automaton(monkeypatch: pytest.MonkeyPatch) -> None:
-    words = ["ab", "b", "xyz"]
-    fast = sorted(matcher.Scanner(words).find("xab b"))
+def test_scanner_without_the_native_or_the_rust_automaton(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    words = ["ab", "b", "xyz", "é"]
+    native = set(matcher.Scanner(words).find("xab bé"))
+    monkeypatch.setattr(matcher, "_automata", None)
+    rust = set(matcher.Scanner(words).find("xab bé"))
     monkeypatch.setattr(matcher, "ahocorasick_rs", None)
-    assert sorted(matcher.Scanner(words).find("xab b")) == fast == [0, 1, 1]
+    assert set(matcher.Scanner(words).find("xab bé")) == rust == native == {0, 1, 3}

@@ -304,3 +304,24 @@ def test_scan_text_takes_the_usual_values() -> None:
     expected = "abc\x1f5\x1f\x1ftrue\x1fx\x1f2\x1fé"
     assert native.scan_text(view, None) == scan_text(view, None) == expected
     assert native.scan_text({"f": 1.5}, None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.text(alphabet="abé\x1fΣ😀", min_size=1, max_size=4), min_size=1,
+                      max_size=12),
+       text=st.text(alphabet="abé\x1fΣσ😀 ", max_size=40))
+def test_automaton_finds_exactly_the_words_in_the_text(words: list[str], text: str) -> None:
+    automata = native.automata
+    assert automata is not None
+    found = automata.find(automata.build(words), text)
+    assert sorted(found) == [i for i, word in enumerate(words) if word in text]
+
+
+def test_scan_find_is_find_in_scan_text() -> None:
+    automata = native.automata
+    assert automata is not None
+    auto = automata.build(["abc", "true", "é x", "zz"])
+    view = {"a": "xABCx", "b": True, "c": ["É X"], "d": None}
+    assert automata.scan_find(auto, view, None) == \
+        automata.find(auto, scan_text(view, None)) == [0, 1, 2]
+    assert automata.scan_find(auto, {"f": 1.5}, None) is None

@@ -48,7 +48,7 @@ from dwell.engine.evaluate import (
     strings,
     test_value,
 )
-from dwell.ingest.native import scan_text as _native_scan
+from dwell.ingest.native import automata as _automata
 from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
 
 if TYPE_CHECKING:
@@ -670,13 +670,20 @@ LEARN_EVENTS = 2000
 
 
 class Scanner:
-    """Which of a fixed list of words occur in a text: indexes into the list, with repeats."""
+    """Which of a fixed list of words occur in a text: indexes into the list (maybe repeated).
 
-    __slots__ = ("_find", "_py")
+    Natively (``dwell.ingest.native.automata``) when built, else ``ahocorasick-rs``, else
+    ``pyahocorasick``.
+    """
+
+    __slots__ = ("_auto", "_find", "_py")
 
     def __init__(self, words: list[str]) -> None:
         self._py: Any = None
-        if ahocorasick_rs is not None:
+        self._auto: Any = None
+        if _automata is not None:
+            self._auto = _automata.build(words)
+        elif ahocorasick_rs is not None:
             self._find = ahocorasick_rs.AhoCorasick(words).find_matches_as_indexes
         else:
             self._py = ahocorasick.Automaton()
@@ -685,9 +692,21 @@ class Scanner:
             self._py.make_automaton()
 
     def find(self, text: str) -> list[int]:
+        if self._auto is not None:
+            assert _automata is not None
+            return _automata.find(self._auto, text)
         if self._py is None:
             return [m[0] for m in self._find(text, True)]
         return [i for _, i in self._py.iter(text)]
+
+    def find_in(self, view: dict[str, Any], names: tuple[str, ...] | None) -> list[int]:
+        """:meth:`find` in ``scan_text(view, names)``, built natively when possible."""
+        if self._auto is not None:
+            assert _automata is not None
+            found = _automata.scan_find(self._auto, view, names)
+            if found is not None:
+                return found
+        return self.find(scan_text(view, names))
 
 
 class _Pending:
@@ -894,10 +913,7 @@ class Matcher:
         slots: set[int] = set(bucket.always)
         scanner = bucket.scanner
         if scanner is not None:
-            text = _native_scan(view, bucket.scan) if _native_scan is not None else None
-            if text is None:
-                text = scan_text(view, bucket.scan)
-            found = scanner.find(text)
+            found = scanner.find_in(view, bucket.scan)
             if found:
                 targets = bucket.targets
                 slots.update(*[targets[i] for i in found])

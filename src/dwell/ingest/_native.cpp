@@ -804,37 +804,234 @@ bool append_value(std::string& buf, PyObject* v) {
     return true;
 }
 
+// --- Aho-Corasick over UTF-8 bytes (the matcher's needles) -------------------------------
+//
+// A byte trie with failure links; a UTF-8 needle is a byte substring of a UTF-8 text exactly
+// when it is a substring of the text, so indexes found are those of str.find() != -1.
+
+struct Automaton {
+    std::vector<int> root;                  // 256 transitions of the root (0 = stay at root)
+    std::vector<int> first;                 // per state: its edges' start in byte/target
+    std::vector<uint16_t> count;            // per state: number of edges (sorted by byte)
+    std::vector<unsigned char> edge_byte;
+    std::vector<int> edge_target;
+    std::vector<int> fail;
+    std::vector<int> out_first;             // per state: its word ids' start in out_words
+    std::vector<int> out_count;
+    std::vector<int> out_words;
+    std::vector<int> dict_link;             // nearest state on the fail chain with words, or -1
+    std::vector<uint32_t> stamp;            // per word: the call that last reported it
+    uint32_t generation = 0;
+    size_t words = 0;
+
+    int step(int state, unsigned char b) const {
+        while (true) {
+            if (state == 0) return root[b];
+            const unsigned char* bytes = edge_byte.data() + first[state];
+            int n = count[state];
+            for (int i = 0; i < n; ++i)
+                if (bytes[i] == b) return edge_target[static_cast<size_t>(first[state] + i)];
+            state = fail[static_cast<size_t>(state)];
+        }
+    }
+
+    void find(const char* text, size_t size, std::vector<int>& found) {
+        if (++generation == 0) {  // wrapped: reset the stamps
+            std::fill(stamp.begin(), stamp.end(), 0);
+            generation = 1;
+        }
+        int state = 0;
+        for (size_t i = 0; i < size; ++i) {
+            state = step(state, static_cast<unsigned char>(text[i]));
+            for (int s = out_count[static_cast<size_t>(state)] ? state
+                                                               : dict_link[static_cast<size_t>(state)];
+                 s > 0; s = dict_link[static_cast<size_t>(s)]) {
+                auto from = static_cast<size_t>(out_first[static_cast<size_t>(s)]);
+                for (size_t k = 0; k < static_cast<size_t>(out_count[static_cast<size_t>(s)]); ++k) {
+                    int w = out_words[from + k];
+                    if (stamp[static_cast<size_t>(w)] != generation) {
+                        stamp[static_cast<size_t>(w)] = generation;
+                        found.push_back(w);
+                    }
+                }
+            }
+        }
+    }
+};
+
+void free_automaton(PyObject* capsule) {
+    delete static_cast<Automaton*>(PyCapsule_GetPointer(capsule, "dwell.automaton"));
+}
+
+// automaton(words: list[str]) -> capsule
+PyObject* automaton(PyObject*, PyObject* arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "automaton() needs a list of str");
+        return nullptr;
+    }
+    // build: children as sorted (byte, target) lists per state
+    std::vector<std::vector<std::pair<unsigned char, int>>> kids(1);
+    std::vector<std::vector<int>> outs(1);
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    for (Py_ssize_t w = 0; w < n; ++w) {
+        PyObject* word = PyList_GET_ITEM(arg, w);
+        Py_ssize_t len = 0;
+        const char* bytes = PyUnicode_Check(word) ? PyUnicode_AsUTF8AndSize(word, &len) : nullptr;
+        if (bytes == nullptr) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "words must be str");
+            return nullptr;
+        }
+        if (len == 0) continue;  // (an empty word is in every text: the caller never asks)
+        int state = 0;
+        for (Py_ssize_t i = 0; i < len; ++i) {
+            auto b = static_cast<unsigned char>(bytes[i]);
+            auto& edges = kids[static_cast<size_t>(state)];
+            auto it = std::lower_bound(edges.begin(), edges.end(), std::make_pair(b, -1));
+            if (it != edges.end() && it->first == b) {
+                state = it->second;
+            } else {
+                int next = static_cast<int>(kids.size());
+                edges.insert(it, {b, next});
+                kids.emplace_back();
+                outs.emplace_back();
+                state = next;
+            }
+        }
+        outs[static_cast<size_t>(state)].push_back(static_cast<int>(w));
+    }
+    auto* a = new Automaton();
+    size_t states = kids.size();
+    a->words = static_cast<size_t>(n);
+    a->stamp.assign(a->words, 0);
+    a->root.assign(256, 0);
+    a->first.assign(states, 0);
+    a->count.assign(states, 0);
+    a->fail.assign(states, 0);
+    a->dict_link.assign(states, -1);
+    a->out_first.assign(states, 0);
+    a->out_count.assign(states, 0);
+    for (size_t st = 0; st < states; ++st) {
+        a->first[st] = static_cast<int>(a->edge_byte.size());
+        a->count[st] = static_cast<uint16_t>(kids[st].size());  // at most 256
+        for (auto& [b, t] : kids[st]) {
+            a->edge_byte.push_back(b);
+            a->edge_target.push_back(t);
+        }
+        a->out_first[st] = static_cast<int>(a->out_words.size());
+        a->out_count[st] = static_cast<int>(outs[st].size());
+        a->out_words.insert(a->out_words.end(), outs[st].begin(), outs[st].end());
+    }
+    for (auto& [b, t] : kids[0]) a->root[b] = t;
+    // failure and dictionary links, breadth first
+    std::vector<int> queue;
+    for (auto& [b, t] : kids[0]) queue.push_back(t);
+    for (size_t q = 0; q < queue.size(); ++q) {
+        int st = queue[q];
+        for (auto& [b, t] : kids[static_cast<size_t>(st)]) {
+            int f = a->fail[static_cast<size_t>(st)];
+            int target = st == 0 ? 0 : a->step(f, b);
+            if (target == t) target = 0;
+            a->fail[static_cast<size_t>(t)] = target;
+            a->dict_link[static_cast<size_t>(t)] =
+                a->out_count[static_cast<size_t>(target)] ? target
+                                                          : a->dict_link[static_cast<size_t>(target)];
+            queue.push_back(t);
+        }
+    }
+    PyObject* capsule = PyCapsule_New(a, "dwell.automaton", free_automaton);
+    if (capsule == nullptr) delete a;
+    return capsule;
+}
+
+Automaton* get_automaton(PyObject* capsule) {
+    return static_cast<Automaton*>(PyCapsule_GetPointer(capsule, "dwell.automaton"));
+}
+
+PyObject* found_list(const std::vector<int>& found) {
+    PyObject* list = PyList_New(static_cast<Py_ssize_t>(found.size()));
+    if (list == nullptr) return nullptr;
+    for (size_t i = 0; i < found.size(); ++i) {
+        PyObject* v = PyLong_FromLong(found[i]);
+        if (v == nullptr) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+        PyList_SET_ITEM(list, static_cast<Py_ssize_t>(i), v);
+    }
+    return list;
+}
+
+// find(automaton, text: str) -> list[int]: indexes of the words in text, each once
+PyObject* find(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "find(automaton, text: str)");
+        return nullptr;
+    }
+    Automaton* a = get_automaton(args[0]);
+    if (a == nullptr) return nullptr;
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(args[1], &size);
+    if (text == nullptr) return nullptr;
+    static std::vector<int> found;
+    found.clear();
+    a->find(text, static_cast<size_t>(size), found);
+    return found_list(found);
+}
+
+bool build_scan_text(std::string& buf, PyObject* view, PyObject* names);
+
+// scan_find(automaton, view, names) -> list[int] | None: find() in scan_text(view, names)
+PyObject* scan_find(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 3 || !PyDict_Check(args[1]) || (args[2] != Py_None && !PyTuple_Check(args[2]))) {
+        PyErr_SetString(PyExc_TypeError, "scan_find(automaton, view: dict, names: tuple | None)");
+        return nullptr;
+    }
+    Automaton* a = get_automaton(args[0]);
+    if (a == nullptr) return nullptr;
+    static std::string buf;
+    if (!build_scan_text(buf, args[1], args[2])) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    static std::vector<int> found;
+    found.clear();
+    a->find(buf.data(), buf.size(), found);
+    return found_list(found);
+}
+
+bool build_scan_text(std::string& buf, PyObject* view, PyObject* names) {
+    buf.clear();
+    bool first = true;
+    if (names == Py_None) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(view, &pos, &key, &value)) {
+            if (!first) buf.push_back('\x1f');
+            first = false;
+            if (!append_value(buf, value)) return false;
+        }
+        return true;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); ++i) {
+        PyObject* value = PyDict_GetItemWithError(view, PyTuple_GET_ITEM(names, i));
+        if (value == nullptr) {
+            if (PyErr_Occurred()) return false;
+            continue;
+        }
+        if (!first) buf.push_back('\x1f');
+        first = false;
+        if (!append_value(buf, value)) return false;
+    }
+    return true;
+}
+
 PyObject* scan_text(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyDict_Check(args[0]) || (args[1] != Py_None && !PyTuple_Check(args[1]))) {
         PyErr_SetString(PyExc_TypeError, "scan_text(view: dict, names: tuple | None)");
         return nullptr;
     }
-    PyObject* view = args[0];
     static std::string buf;
-    buf.clear();
-    bool first = true;
-    bool ok = true;
-    if (args[1] == Py_None) {
-        PyObject *key, *value;
-        Py_ssize_t pos = 0;
-        while (ok && PyDict_Next(view, &pos, &key, &value)) {
-            if (!first) buf.push_back('\x1f');
-            first = false;
-            ok = append_value(buf, value);
-        }
-    } else {
-        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(args[1]); ++i) {
-            PyObject* value = PyDict_GetItemWithError(view, PyTuple_GET_ITEM(args[1], i));
-            if (value == nullptr) {
-                if (PyErr_Occurred()) ok = false;
-                continue;
-            }
-            if (!first) buf.push_back('\x1f');
-            first = false;
-            ok = append_value(buf, value);
-        }
-    }
-    if (!ok) {
+    if (!build_scan_text(buf, args[0], args[1])) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
@@ -910,6 +1107,11 @@ PyMethodDef kMethods[] = {
      "convert_many(records, limit) -> (rows, declined, error, done)"},
     {"scan_text", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_text)),
      METH_FASTCALL, "scan_text(view, names) -> the matcher's folded scan text, or None"},
+    {"automaton", automaton, METH_O, "automaton(words) -> an Aho-Corasick automaton (capsule)"},
+    {"find", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(find)), METH_FASTCALL,
+     "find(automaton, text) -> indexes of the words found, each once"},
+    {"scan_find", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_find)),
+     METH_FASTCALL, "scan_find(automaton, view, names) -> find() in scan_text(), or None"},
     {"configure", configure, METH_VARARGS,
      "configure(candidates, columns, prefixes): typed columns and System attribute prefixes"},
     {nullptr, nullptr, 0, nullptr},

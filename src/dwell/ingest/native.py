@@ -23,7 +23,19 @@ ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any,
 ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
 
 
-def _load() -> tuple[Convert, ConvertMany, ScanText] | None:
+class Automata:
+    """Aho-Corasick over UTF-8 (the matcher's needles): each word found is reported once."""
+
+    def __init__(self, module: Any) -> None:
+        self.build: Callable[[list[str]], Any] = module.automaton
+        #: ``find(automaton, text)`` -> indexes of the words in ``text``
+        self.find: Callable[[Any, str], list[int]] = module.find
+        #: ``scan_find(automaton, view, names)`` -> ``find`` in ``scan_text(view, names)``,
+        #: or None when scan_text would be None
+        self.scan_find: Callable[[Any, Any, Any], list[int] | None] = module.scan_find
+
+
+def _load() -> tuple[Convert, ConvertMany, ScanText, Automata] | None:
     if os.environ.get("DWELL_NATIVE", "1") == "0":
         return None
     try:
@@ -37,7 +49,7 @@ def _load() -> tuple[Convert, ConvertMany, ScanText] | None:
         for rank, name in enumerate(names)
     }
     _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
-    return _native.convert, _native.convert_many, _native.scan_text
+    return _native.convert, _native.convert_many, _native.scan_text, Automata(_native)
 
 
 _loaded = _load()
@@ -48,6 +60,8 @@ convert: Convert | None = _loaded[0] if _loaded else None
 convert_many: ConvertMany | None = _loaded[1] if _loaded else None
 #: ``dwell.engine.matcher.scan_text`` natively (None for values it leaves to that function)
 scan_text: ScanText | None = _loaded[2] if _loaded else None
+#: the matcher's multi-pattern scanner (None: ahocorasick-rs / pyahocorasick then)
+automata: Automata | None = _loaded[3] if _loaded else None
 
 
 def status() -> str:
