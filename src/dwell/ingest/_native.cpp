@@ -628,6 +628,23 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
 
 // --- the module -------------------------------------------------------------------------------
 
+// convert_text() of a str or bytes object (None for a str that holds a lone surrogate).
+PyObject* convert_object(PyObject* text, PyObject* fallback) {
+    if (PyBytes_Check(text))
+        return convert_text(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), fallback, true);
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "convert() needs str or bytes");
+        return nullptr;
+    }
+    Py_ssize_t size = 0;
+    const char* data = PyUnicode_AsUTF8AndSize(text, &size);
+    if (data == nullptr) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return convert_text(data, size, fallback, false);
+}
+
 PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs < 1 || nargs > 2) {
         PyErr_SetString(PyExc_TypeError, "convert(text, fallback_time=...) takes 1 or 2 arguments");
@@ -637,24 +654,7 @@ PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
         return nullptr;
     }
-    PyObject* text = args[0];
-    PyObject* fallback = nargs == 2 ? args[1] : nullptr;
-    const char* data = nullptr;
-    Py_ssize_t size = 0;
-    if (PyUnicode_Check(text)) {
-        data = PyUnicode_AsUTF8AndSize(text, &size);
-        if (data == nullptr) {  // e.g. a str holding a lone surrogate
-            PyErr_Clear();
-            Py_RETURN_NONE;
-        }
-    } else if (PyBytes_Check(text)) {
-        data = PyBytes_AS_STRING(text);
-        size = PyBytes_GET_SIZE(text);
-    } else {
-        PyErr_SetString(PyExc_TypeError, "convert() needs str or bytes");
-        return nullptr;
-    }
-    return convert_text(data, size, fallback, !PyUnicode_Check(text));
+    return convert_object(args[0], nargs == 2 ? args[1] : nullptr);
 }
 
 // convert_many(records, limit) -> (rows, declined, error, done)
@@ -708,17 +708,7 @@ PyObject* convert_many(PyObject*, PyObject* args) {
         if (text != nullptr && (PyUnicode_Check(text) || PyBytes_Check(text))) {
             PyObject* fallback = PyDict_GetItemWithError(record, time_key);
             if (fallback == nullptr && !PyErr_Occurred()) fallback = Py_None;
-            if (fallback != nullptr) {
-                const char* data = nullptr;
-                Py_ssize_t size = 0;
-                if (PyUnicode_Check(text)) {
-                    data = PyUnicode_AsUTF8AndSize(text, &size);
-                } else {
-                    data = PyBytes_AS_STRING(text);
-                    size = PyBytes_GET_SIZE(text);
-                }
-                if (data != nullptr) row = convert_text(data, size, fallback, !PyUnicode_Check(text));
-            }
+            if (fallback != nullptr) row = convert_object(text, fallback);
         }
         if (row == nullptr) PyErr_Clear();  // the Python path will tell what is wrong
         if (row == nullptr || row == Py_None) {

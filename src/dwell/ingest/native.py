@@ -35,8 +35,11 @@ class Automata:
         self.scan_find: Callable[[Any, Any, Any], list[int] | None] = module.scan_find
 
 
+_DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
+
+
 def _load() -> tuple[Convert, ConvertMany, ScanText, Automata] | None:
-    if os.environ.get("DWELL_NATIVE", "1") == "0":
+    if _DISABLED:
         return None
     try:
         from dwell.ingest import _native  # type: ignore[attr-defined]
@@ -68,6 +71,6 @@ def status() -> str:
     """For ``dwell --version``: which ingest path this installation uses."""
     if convert is not None:
         return "native (C++/RapidJSON)"
-    if os.environ.get("DWELL_NATIVE", "1") == "0":
+    if _DISABLED:
         return "pure Python (DWELL_NATIVE=0)"
     return "pure Python (the native module was not built: no C++ compiler at install time)"

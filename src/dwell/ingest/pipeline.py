@@ -129,13 +129,8 @@ def hash_file(
         with fh:
             chunk = fh.read(_HASH_CHUNK)
             if not chunk.startswith((ZIP_MAGIC, GZIP_MAGIC)):
-                digest = hashlib.sha256(chunk)
-                size = len(chunk)
-                while chunk := fh.read(_HASH_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
                 return [(Unit(file.fs_path, file.fs_path, explicit=file.explicit),
-                         (digest.hexdigest(), size))]
+                         _digest(fh, chunk))]
     except OSError as exc:
         return [IngestWarning(file.fs_path, f"unreadable: {exc}")]
     out: list[tuple[Unit, tuple[str, int]] | IngestWarning] = []
@@ -219,12 +214,17 @@ def open_unit(unit: Unit, options: IngestOptions) -> BinaryIO:
 
 def hash_unit(unit: Unit, options: IngestOptions) -> tuple[str, int]:
     """SHA-256 and size of the unit's content."""
-    digest = hashlib.sha256()
-    size = 0
     with open_unit(unit, options) as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+        return _digest(fh, b"")
+
+
+def _digest(fh: BinaryIO, head: bytes) -> tuple[str, int]:
+    """SHA-256 and size of ``head`` (already read from ``fh``) and the rest of ``fh``."""
+    digest = hashlib.sha256(head)
+    size = len(head)
+    while chunk := fh.read(_HASH_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 
