@@ -141,17 +141,17 @@ class _Detector:
     def batch(self, batch: pa.RecordBatch, events: Sequence[dict[str, Any]]) -> None:
         """Match the events of one batch (row ``i`` of ``batch`` is ``events[i]``)."""
         self.events += len(events)
-        match = self.matcher.match_indices
-        found = [(i, hits) for i, hits in enumerate(map(match, events)) if hits]
+        views = list(map(fast_view, events))  # one view per event, for matching and capture
+        match = self.matcher.match_view
+        found = [(i, hits) for i, hits in enumerate(map(match, views)) if hits]
         if not found:
             return
         rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _ in found]))
         columns = [column.to_pylist() for column in rows.columns]
         for n, (i, hits) in enumerate(found):
-            self._detections(events[i], hits, [column[n] for column in columns])
+            self._detections(views[i], hits, [column[n] for column in columns])
 
-    def _detections(self, fields: dict[str, Any], hits: list[int], meta: list[Any]) -> None:
-        view = fast_view(fields)
+    def _detections(self, view: dict[str, Any], hits: list[int], meta: list[Any]) -> None:
         for index in hits:
             rule = self.matcher.rules[index]
             matched = {f: view[f] for f in self.capture.get(rule.id, ()) if view.get(f) is not None}

@@ -896,7 +896,10 @@ class Matcher:
 
     def match_indices(self, fields: Mapping[str, Any]) -> list[int]:
         """Indices into :attr:`rules` of the rules matching one flattened event."""
-        view = fast_view(fields)
+        return self.match_view(fast_view(fields))
+
+    def match_view(self, view: dict[str, Any]) -> list[int]:
+        """:meth:`match_indices` of an event already in :func:`fast_view` form."""
         channel = view.get("channel")
         eid = view.get("eventid")
         exact = type(eid) is int
