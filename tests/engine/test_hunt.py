@@ -76,3 +76,24 @@ def test_event_count_correlation(tmp_path: Path) -> None:
     assert len(hits) == 1
     assert json.loads(hits[0][17])["group"] == {"TargetUserName": "bob"}
     assert hits[0][13] == 3  # fires at the third bob event
+
+
+def test_hunt_keeps_sub_microsecond_event_times(tmp_path: Path) -> None:
+    # EVTX SystemTime has 100 ns ticks; a detection on such an event must not crash the hunt
+    (tmp_path / "r.yml").write_text(
+        "title: marker\nid: 33333333-3333-3333-3333-333333333333\nstatus: test\nlevel: low\n"
+        "logsource: {product: windows, service: security}\n"
+        "detection:\n  s: {EventID: 4688, NewProcessName|endswith: '\\\\marker.exe'}\n"
+        "  condition: s\n")
+    event = {"Event": {"System": {
+        "EventID": 4688, "Channel": "Security", "Computer": "H1", "EventRecordID": 1,
+        "TimeCreated": {"#attributes": {"SystemTime": "2021-03-04T05:06:07.1234567Z"}}},
+        "EventData": {"NewProcessName": "C:\\\\x\\\\marker.exe"}}}
+    logs = tmp_path / "e.jsonl"
+    logs.write_text(json.dumps(event) + "\n")
+    case = tmp_path / "case"
+    rules = ["--no-pack", "--rules", str(tmp_path / "r.yml"), "--jobs", "1", "-q"]
+    assert main(["hunt", str(logs), "--case", str(case), *rules]) == 0
+    assert main(["hunt", "--case", str(case), *rules]) == 0  # retro-hunt of the stored event
+    stamps = read_detections(case).column("timestamp").to_pylist()
+    assert [s.isoformat() for s in stamps] == ["2021-03-04T05:06:07.123457+00:00"]  # (µs, rounded)

@@ -147,6 +147,8 @@ class _Detector:
         if not found:
             return
         rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _ in found]))
+        # timestamps as epoch ns: a datetime cannot hold EVTX's 100 ns ticks (to_pylist raises)
+        rows = rows.set_column(0, "timestamp", rows.column(0).cast(pa.int64()))
         columns = [column.to_pylist() for column in rows.columns]
         for n, (i, hits) in enumerate(found):
             self._detections(views[i], hits, [column[n] for column in columns])
