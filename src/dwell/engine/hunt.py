@@ -25,7 +25,7 @@ import orjson
 import pyarrow as pa
 
 from dwell.engine.correlation import correlate
-from dwell.engine.matcher import Matcher, fast_view
+from dwell.engine.matcher import Matcher
 from dwell.errors import StoreError
 from dwell.ingest.pipeline import no_cyclic_gc
 from dwell.schema import DETECTION_SCHEMA
@@ -138,20 +138,18 @@ class _Detector:
         self.rows: list[tuple[Any, ...]] = []
         self.events = 0
 
-    def batch(self, batch: pa.RecordBatch, events: Sequence[dict[str, Any]]) -> None:
-        """Match the events of one batch (row ``i`` of ``batch`` is ``events[i]``)."""
-        self.events += len(events)
-        views = list(map(fast_view, events))  # one view per event, for matching and capture
-        match = self.matcher.match_view
-        found = [(i, hits) for i, hits in enumerate(map(match, views)) if hits]
+    def batch(self, batch: pa.RecordBatch, texts: list[str | None]) -> None:
+        """Match the events of one batch (row ``i`` of ``batch`` has ``fields`` ``texts[i]``)."""
+        self.events += len(texts)
+        found = self.matcher.match_texts(texts)
         if not found:
             return
-        rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _ in found]))
+        rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _, _ in found]))
         # timestamps as epoch ns: a datetime cannot hold EVTX's 100 ns ticks (to_pylist raises)
         rows = rows.set_column(0, "timestamp", rows.column(0).cast(pa.int64()))
         columns = [column.to_pylist() for column in rows.columns]
-        for n, (i, hits) in enumerate(found):
-            self._detections(views[i], hits, [column[n] for column in columns])
+        for n, (_, hits, view) in enumerate(found):
+            self._detections(view, hits, [column[n] for column in columns])
 
     def _detections(self, view: dict[str, Any], hits: list[int], meta: list[Any]) -> None:
         for index in hits:
@@ -178,8 +176,7 @@ class HuntSink:
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._writer.write(batch)
-        loads = orjson.loads
-        self._detector.batch(batch, [loads(text) for text in batch.column("fields").to_pylist()])
+        self._detector.batch(batch, batch.column("fields").to_pylist())
 
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()
@@ -318,10 +315,8 @@ def _retro_part(
             cols = ", ".join(f'"{c}"' for c in _ROW_COLUMNS)
             query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
             reader = db.sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
-            loads = orjson.loads
             for batch in reader:
-                texts = batch.column(len(_ROW_COLUMNS)).to_pylist()
-                detector.batch(batch, [loads(text) if text else {} for text in texts])
+                detector.batch(batch, batch.column(len(_ROW_COLUMNS)).to_pylist())
     finally:
         db.close()
     return detector.rows, detector.events, detector.stats()

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
+import orjson
 
 try:  # the Rust automaton reports all matches in one call (much faster); optional
     import ahocorasick_rs
@@ -49,6 +50,7 @@ from dwell.engine.evaluate import (
     test_value,
 )
 from dwell.ingest.native import automata as _automata
+from dwell.ingest.native import matching as _matching
 from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
 
 if TYPE_CHECKING:
@@ -646,6 +648,54 @@ def all_needles(node: Node) -> set[tuple[str | None, str]]:
     return out
 
 
+# --- the native form of a tree ---------------------------------------------------------------
+
+#: Node kinds and test operations of the native evaluator (``_native.cpp``, NodeKind, TestOp).
+_AND, _OR, _NOT, _TRUE, _UNKNOWN, _TEST = range(6)
+_NATIVE_OPS = {"eq": 0, "contains": 1, "startswith": 2, "endswith": 3, "null": 4, "exists": 5,
+               "num": 6, "bool": 7}
+_CALL, _FIELDREF = 8, 9  # a Python predicate on each text; a string test against another field
+_REF_MODES = ("eq", "startswith", "endswith")
+_INT64 = range(-(2**63), 2**63)
+
+
+def native_spec(node: Node | None) -> tuple[Any, ...]:
+    """A tree as the native evaluator builds it. Regular expressions, globs and cidr tests are
+    Python predicates it calls on a value's texts; what it does not evaluate (comparisons,
+    keywords, odd literals) is *unknown* there, and Python evaluates the rule when its outcome
+    depends on one. None (no condition left) is true."""
+    if node is None:
+        return (_TRUE,)
+    return _memo(node, "native", _native_spec)  # type: ignore[no-any-return]
+
+
+def _native_spec(node: Node) -> tuple[Any, ...]:
+    if isinstance(node, Test):
+        op = _NATIVE_OPS.get(node.op)
+        value = node.value
+        if node.field is not None and type(value) is str:
+            if node.op == "re":  # re.search on the raw texts
+                return (_TEST, node.field, _CALL, regex(value, node.flags).search, True)
+            if node.op == "glob":  # a full match on the folded (or raw, when cased) texts
+                return (_TEST, node.field, _CALL, regex(value, re.DOTALL).fullmatch, node.cased)
+            if node.op == "cidr":
+                return (_TEST, node.field, _CALL, functools.partial(ip_in, net=value), True)
+        if node.field is not None and node.op == "fieldref" and value[1] in _REF_MODES:
+            return (_TEST, node.field, _FIELDREF, (value[0], _NATIVE_OPS[value[1]]), False)
+        if node.field is None or op is None:
+            return (_UNKNOWN,)
+        if op <= 3 and type(value) is not str:
+            return (_UNKNOWN,)
+        if node.op == "num" and (type(value) is not int or value not in _INT64):
+            return (_UNKNOWN,)
+        if node.op in ("exists", "bool") and type(value) is not bool:
+            return (_UNKNOWN,)
+        return (_TEST, node.field, op, value, node.cased)
+    if isinstance(node, Not):
+        return (_NOT, (_native_spec(node.arg),))
+    return (_AND if isinstance(node, And) else _OR, tuple(map(_native_spec, node.args)))
+
+
 # --- buckets and the matcher ------------------------------------------------------------------
 
 #: (id of a rule tree, kind) -> (the tree, its needles): trees are shared by many buckets
@@ -677,6 +727,11 @@ class Scanner:
     """
 
     __slots__ = ("_auto", "_find", "_py")
+
+    @property
+    def automaton(self) -> Any:
+        """The native automaton (None with the fallback libraries)."""
+        return self._auto
 
     def __init__(self, words: list[str]) -> None:
         self._py: Any = None
@@ -766,8 +821,8 @@ class _Compiled:
 class _Bucket:
     """The rules of one (channel, event id) and how their candidates are found."""
 
-    __slots__ = ("always", "counts", "entries", "learning", "nodes", "scan", "scanner",
-                 "seen", "targets", "words")
+    __slots__ = ("always", "counts", "entries", "keywords", "learning", "native", "nodes",
+                 "scan", "scanner", "seen", "split", "targets", "words")
 
     def __init__(self, chosen: list[tuple[int, _Pending | Pred, Node | None]],
                  learn: int) -> None:
@@ -776,13 +831,16 @@ class _Bucket:
             for slot, (index, pred, _) in enumerate(chosen)]
         self.nodes = [node for _, _, node in chosen]
         self.always: tuple[int, ...] = ()
-        self.scan: tuple[str, ...] | None = ()  # fields to scan; None: every field
-        self.scanner: Scanner | None = None
+        self.scan: tuple[str, ...] = ()  # the fields the needles of fields come from
+        self.scanner: Scanner | None = None  # words[:split] in those fields' texts
+        self.keywords: Scanner | None = None  # words[split:] (of keyword tests) in every field
+        self.split = 0
         self.targets: list[frozenset[int]] = []  # per word: the entry slots it selects
         self.words: list[str] = []
         self.seen = 0
         self.learning = learn > 0
         self.counts: list[int] = []
+        self.native: Any = None  # its native copy, once published
         self.choose(static_score, scan_all=self.learning)
 
     def _stub(self, slot: int, index: int, pending: _Pending) -> Pred:
@@ -798,9 +856,9 @@ class _Bucket:
     def choose(self, score: Score, *, scan_all: bool) -> None:
         """Pick each rule's needles by ``score``; scan for them (or for every needle)."""
         always: list[int] = []
-        words: dict[str, set[int]] = {}
+        words: dict[str, set[int]] = {}  # needles of fields
+        kwords: dict[str, set[int]] = {}  # needles of keyword tests (found in any field)
         fields: set[str] = set()
-        keyword = False
         for slot, node in enumerate(self.nodes):
             if node is None:
                 best = None
@@ -811,31 +869,32 @@ class _Bucket:
             if best is None:
                 always.append(slot)
                 continue
-            for _, word in best:
-                words.setdefault(word, set()).add(slot)
+            for fname, word in best:
+                (kwords if fname is None else words).setdefault(word, set()).add(slot)
+                if fname is not None:
+                    fields.add(fname)
         if scan_all:
             for node in self.nodes:
-                for _, word in _memo(node, "all", all_needles) if node is not None else ():
-                    words.setdefault(word, set())
-        for node in self.nodes:  # the fields any needle may come from
-            if node is None:
-                continue
-            for fname, _ in (_memo(node, "all", all_needles) if scan_all
-                             else needles(node, score) or ()):
-                if fname is None:
-                    keyword = True
-                else:
-                    fields.add(fname)
-        self.words = sorted(words)
+                for fname, word in _memo(node, "all", all_needles) if node is not None else ():
+                    (kwords if fname is None else words).setdefault(word, set())
+                    if fname is not None:
+                        fields.add(fname)
+        field_words, keyword_words = sorted(words), sorted(kwords)
+        self.words = field_words + keyword_words
+        self.split = len(field_words)
         self.always = tuple(always)
-        self.scan = None if keyword else tuple(sorted(fields))
-        self.scanner = Scanner(self.words) if self.words else None
-        self.targets = [frozenset(words[w]) for w in self.words]
+        self.scan = tuple(sorted(fields))
+        self.scanner = Scanner(field_words) if field_words else None
+        self.keywords = Scanner(keyword_words) if keyword_words else None
+        self.targets = [*(frozenset(words[w]) for w in field_words),
+                        *(frozenset(kwords[w]) for w in keyword_words)]
         self.counts = [0] * len(self.words) if scan_all else []
 
     def learned(self) -> None:
         """Choose needles by the counts of the events seen so far."""
-        counts = dict(zip(self.words, self.counts, strict=True))
+        counts: dict[str, int] = {}
+        for word, count in zip(self.words, self.counts, strict=True):
+            counts[word] = counts.get(word, 0) + count
         seen = self.seen + 1
 
         def score(word: str) -> float:
@@ -868,6 +927,10 @@ class Matcher:
         self.profile = profile
         self.seconds: list[float] = [0.0] * len(self.rules)
         self.evaluations: list[int] = [0] * len(self.rules)
+        # native matching of event texts (not when profiling: it times rules one by one)
+        self._native: Any = _matching.matcher() if _matching is not None and not profile else None
+        self._published: set[tuple[str, int]] = set()
+        self._learning: list[_Bucket] = []  # published buckets still counting needles
 
     def _bucket(self, key: tuple[str | None, int | None], exact: bool) -> _Bucket:
         """The bucket of (lower-case channel, event id); ``exact``: the id is an int value."""
@@ -915,8 +978,12 @@ class Matcher:
             return []
         slots: set[int] = set(bucket.always)
         scanner = bucket.scanner
-        if scanner is not None:
-            found = scanner.find_in(view, bucket.scan)
+        keywords = bucket.keywords
+        if scanner is not None or keywords is not None:
+            found = scanner.find_in(view, bucket.scan) if scanner is not None else []
+            if keywords is not None:
+                split = bucket.split
+                found += [split + i for i in keywords.find_in(view, None)]
             if found:
                 targets = bucket.targets
                 slots.update(*[targets[i] for i in found])
@@ -946,3 +1013,98 @@ class Matcher:
                 if pred(ev):
                     out.append(index)
         return out
+
+    def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], dict[str, Any]]]:
+        """Match a batch of events given as flattened JSON texts (a ``fields`` column): for each
+        event that matches a rule, (its index, the rule indices, its :func:`fast_view`).
+
+        Natively when the module is built: only the events with a hit, a rule left unknown
+        there, or an unusual shape are decoded in Python; the result is the same as
+        :meth:`match_view` over every event (tests compare them).
+        """
+        loads = orjson.loads
+        out: list[tuple[int, list[int], dict[str, Any]]] = []
+        if self._native is None or _matching is None:
+            for i, text in enumerate(texts):
+                view = fast_view(loads(text)) if text else {}
+                hits = self.match_view(view)
+                if hits:
+                    out.append((i, hits, view))
+            return out
+        for i, native_hits, unknown in _matching.run(self._native, texts):
+            text = texts[i]
+            view = fast_view(loads(text)) if text else {}
+            if native_hits is None:
+                hits = self.match_view(view)
+                self._publish(view)
+            elif unknown:
+                hits = native_hits + self._undecided(view, unknown)
+                hits.sort()
+            else:
+                hits = native_hits
+            if hits:
+                out.append((i, hits, view))
+        if self._learning:
+            self._sync()
+        return out
+
+    def _undecided(self, view: dict[str, Any], slots: list[int]) -> list[int]:
+        """The rules of ``slots`` (of the event's bucket) that match, evaluated in Python."""
+        bucket = self._buckets[(view["channel"], view["eventid"], True)]
+        ev = _Event(view)
+        out: list[int] = []
+        entries = bucket.entries
+        for slot in slots:
+            index, pred = entries[slot]
+            if pred(ev):
+                out.append(index)
+        return out
+
+    def _publish(self, view: dict[str, Any]) -> None:
+        """Give the bucket of an event matched in Python to the native matcher."""
+        channel = view.get("channel")
+        eid = view.get("eventid")
+        if type(channel) is not str or type(eid) is not int or eid not in _INT64:
+            return
+        if (channel, eid) in self._published or len(self._published) >= 100_000:
+            return
+        bucket = self._buckets.get((channel, eid, True))
+        if bucket is None or any(s is not None and s.automaton is None
+                                 for s in (bucket.scanner, bucket.keywords)):
+            return  # (native matching comes with the native automaton: never the latter)
+        assert _matching is not None
+        if bucket.native is None:
+            bucket.native = _matching.bucket()
+            self._set_native(bucket)
+        _matching.register(self._native, channel, eid, bucket.native)
+        self._published.add((channel, eid))
+
+    def _set_native(self, bucket: _Bucket) -> None:
+        assert _matching is not None
+        scanner, keywords = bucket.scanner, bucket.keywords
+        learning = bucket.learning and (scanner is not None or keywords is not None)
+        _matching.set_bucket(
+            bucket.native, bucket.scan, scanner.automaton if scanner is not None else None,
+            keywords.automaton if keywords is not None else None, bucket.split,
+            [sorted(t) for t in bucket.targets],
+            list(bucket.always), [index for index, _ in bucket.entries],
+            [native_spec(node) for node in bucket.nodes], learning)
+        if learning:
+            self._learning.append(bucket)
+
+    def _sync(self) -> None:
+        """Add the needle counts of published learning buckets; re-publish the learned."""
+        assert _matching is not None
+        still: list[_Bucket] = []
+        for bucket in self._learning:
+            seen, counts = _matching.take_counts(bucket.native)
+            if bucket.learning:
+                bucket.counts = [a + b for a, b in zip(bucket.counts, counts, strict=True)]
+                bucket.seen += seen
+                if bucket.seen >= self._learn:
+                    bucket.learned()
+            if bucket.learning:
+                still.append(bucket)
+            else:
+                self._set_native(bucket)
+        self._learning = still

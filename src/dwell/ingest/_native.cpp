@@ -798,9 +798,21 @@ bool append_value(std::string& buf, PyObject* v) {
 //
 // A byte trie with failure links; a UTF-8 needle is a byte substring of a UTF-8 text exactly
 // when it is a substring of the text, so indexes found are those of str.find() != -1.
+// States are numbered breadth first; the first kDense ones (the shallow states, where a scan
+// spends most of its time) have a full transition row over byte classes (the bytes of the
+// words, each its own class; every other byte leads to the root), deeper ones sorted edges
+// and failure links.
+
+constexpr size_t kDenseCells = 1 << 16;  // at most 256 KiB of dense rows per automaton
 
 struct Automaton {
-    std::vector<int> root;                  // 256 transitions of the root (0 = stay at root)
+    unsigned char cls[256] = {};            // byte -> class (0: in no word)
+    unsigned char low[256] = {};            // byte -> the byte edges are labelled with
+    bool icase = false;                     // no word has an upper-case ASCII letter: scans
+                                            // see A-Z as a-z (texts need no lower-casing)
+    int classes = 1;
+    int dense = 0;                          // states [0, dense) have rows in `table`
+    std::vector<int> table;                 // dense * classes transitions
     std::vector<int> first;                 // per state: its edges' start in byte/target
     std::vector<uint16_t> count;            // per state: number of edges (sorted by byte)
     std::vector<unsigned char> edge_byte;
@@ -814,38 +826,80 @@ struct Automaton {
     uint32_t generation = 0;
     size_t words = 0;
 
+    int edge(int state, unsigned char b) const {  // the trie edge, or -1
+        const unsigned char* bytes = edge_byte.data() + first[static_cast<size_t>(state)];
+        int n = count[static_cast<size_t>(state)];
+        for (int i = 0; i < n; ++i)
+            if (bytes[i] == b) return edge_target[static_cast<size_t>(first[static_cast<size_t>(state)] + i)];
+        return -1;
+    }
+
     int step(int state, unsigned char b) const {
-        while (true) {
-            if (state == 0) return root[b];
-            const unsigned char* bytes = edge_byte.data() + first[state];
-            int n = count[state];
-            for (int i = 0; i < n; ++i)
-                if (bytes[i] == b) return edge_target[static_cast<size_t>(first[state] + i)];
+        b = low[b];
+        int c = cls[b];
+        if (c == 0) return 0;
+        while (state >= dense) {
+            int t = edge(state, b);
+            if (t >= 0) return t;
             state = fail[static_cast<size_t>(state)];
+        }
+        return table[static_cast<size_t>(state) * static_cast<size_t>(classes) + static_cast<size_t>(c)] &
+               ~kOut;
+    }
+
+    static constexpr int kOut = 1 << 30;  // in `table`: the target state reports words
+
+    void report(int state, std::vector<int>& found) {
+        auto st = static_cast<size_t>(state);
+        for (int s = out_count[st] ? state : dict_link[st]; s > 0;
+             s = dict_link[static_cast<size_t>(s)]) {
+            auto from = static_cast<size_t>(out_first[static_cast<size_t>(s)]);
+            for (size_t k = 0; k < static_cast<size_t>(out_count[static_cast<size_t>(s)]); ++k) {
+                int w = out_words[from + k];
+                if (stamp[static_cast<size_t>(w)] != generation) {
+                    stamp[static_cast<size_t>(w)] = generation;
+                    found.push_back(w);
+                }
+            }
         }
     }
 
-    void find(const char* text, size_t size, std::vector<int>& found) {
+    // A new search (words are reported once per search, over any number of texts).
+    void begin() {
         if (++generation == 0) {  // wrapped: reset the stamps
             std::fill(stamp.begin(), stamp.end(), 0);
             generation = 1;
         }
+    }
+
+    // The words in one text (found in no text of this search before), appended to found.
+    void scan(const char* text, size_t size, std::vector<int>& found) {
         int state = 0;
+        const auto* bytes = reinterpret_cast<const unsigned char*>(text);
+        const int* rows = table.data();
+        const auto width = static_cast<size_t>(classes);
         for (size_t i = 0; i < size; ++i) {
-            state = step(state, static_cast<unsigned char>(text[i]));
-            for (int s = out_count[static_cast<size_t>(state)] ? state
-                                                               : dict_link[static_cast<size_t>(state)];
-                 s > 0; s = dict_link[static_cast<size_t>(s)]) {
-                auto from = static_cast<size_t>(out_first[static_cast<size_t>(s)]);
-                for (size_t k = 0; k < static_cast<size_t>(out_count[static_cast<size_t>(s)]); ++k) {
-                    int w = out_words[from + k];
-                    if (stamp[static_cast<size_t>(w)] != generation) {
-                        stamp[static_cast<size_t>(w)] = generation;
-                        found.push_back(w);
-                    }
-                }
+            int c = cls[bytes[i]];
+            if (c == 0) {
+                state = 0;
+                continue;
             }
+            int t;
+            if (state < dense) {
+                t = rows[static_cast<size_t>(state) * width + static_cast<size_t>(c)];
+            } else {
+                t = step(state, bytes[i]);
+                if (out_count[static_cast<size_t>(t)] || dict_link[static_cast<size_t>(t)] >= 0)
+                    t |= kOut;
+            }
+            state = t & ~kOut;
+            if (t & kOut) report(state, found);
         }
+    }
+
+    void find(const char* text, size_t size, std::vector<int>& found) {
+        begin();
+        scan(text, size, found);
     }
 };
 
@@ -859,9 +913,10 @@ PyObject* automaton(PyObject*, PyObject* arg) {
         PyErr_SetString(PyExc_TypeError, "automaton() needs a list of str");
         return nullptr;
     }
-    // build: children as sorted (byte, target) lists per state
+    // the trie: children as sorted (byte, target) lists per state, ids in insertion order
     std::vector<std::vector<std::pair<unsigned char, int>>> kids(1);
     std::vector<std::vector<int>> outs(1);
+    bool used[256] = {};
     Py_ssize_t n = PyList_GET_SIZE(arg);
     for (Py_ssize_t w = 0; w < n; ++w) {
         PyObject* word = PyList_GET_ITEM(arg, w);
@@ -875,6 +930,7 @@ PyObject* automaton(PyObject*, PyObject* arg) {
         int state = 0;
         for (Py_ssize_t i = 0; i < len; ++i) {
             auto b = static_cast<unsigned char>(bytes[i]);
+            used[b] = true;
             auto& edges = kids[static_cast<size_t>(state)];
             auto it = std::lower_bound(edges.begin(), edges.end(), std::make_pair(b, -1));
             if (it != edges.end() && it->first == b) {
@@ -889,45 +945,70 @@ PyObject* automaton(PyObject*, PyObject* arg) {
         }
         outs[static_cast<size_t>(state)].push_back(static_cast<int>(w));
     }
-    auto* a = new Automaton();
     size_t states = kids.size();
+    // breadth-first numbering
+    std::vector<int> order{0}, id(states, 0);
+    for (size_t q = 0; q < order.size(); ++q)
+        for (auto& [b, t] : kids[static_cast<size_t>(order[q])]) {
+            id[static_cast<size_t>(t)] = static_cast<int>(order.size());
+            order.push_back(t);
+        }
+    auto* a = new Automaton();
     a->words = static_cast<size_t>(n);
     a->stamp.assign(a->words, 0);
-    a->root.assign(256, 0);
+    a->icase = true;
+    for (int b = 'A'; b <= 'Z'; ++b) a->icase = a->icase && !used[b];
+    for (int b = 0; b < 256; ++b) {
+        a->low[b] = static_cast<unsigned char>(a->icase && b >= 'A' && b <= 'Z' ? b + 32 : b);
+        if (used[b]) a->cls[b] = static_cast<unsigned char>(a->classes++);
+    }
+    if (a->icase)
+        for (int b = 'A'; b <= 'Z'; ++b) a->cls[b] = a->cls[b + 32];
     a->first.assign(states, 0);
     a->count.assign(states, 0);
     a->fail.assign(states, 0);
     a->dict_link.assign(states, -1);
     a->out_first.assign(states, 0);
     a->out_count.assign(states, 0);
-    for (size_t st = 0; st < states; ++st) {
+    for (size_t st = 0; st < states; ++st) {  // st: the new id
+        auto old = static_cast<size_t>(order[st]);
         a->first[st] = static_cast<int>(a->edge_byte.size());
-        a->count[st] = static_cast<uint16_t>(kids[st].size());  // at most 256
-        for (auto& [b, t] : kids[st]) {
+        a->count[st] = static_cast<uint16_t>(kids[old].size());  // at most 256
+        for (auto& [b, t] : kids[old]) {
             a->edge_byte.push_back(b);
-            a->edge_target.push_back(t);
+            a->edge_target.push_back(id[static_cast<size_t>(t)]);
         }
         a->out_first[st] = static_cast<int>(a->out_words.size());
-        a->out_count[st] = static_cast<int>(outs[st].size());
-        a->out_words.insert(a->out_words.end(), outs[st].begin(), outs[st].end());
+        a->out_count[st] = static_cast<int>(outs[old].size());
+        a->out_words.insert(a->out_words.end(), outs[old].begin(), outs[old].end());
     }
-    for (auto& [b, t] : kids[0]) a->root[b] = t;
-    // failure and dictionary links, breadth first
-    std::vector<int> queue;
-    for (auto& [b, t] : kids[0]) queue.push_back(t);
-    for (size_t q = 0; q < queue.size(); ++q) {
-        int st = queue[q];
-        for (auto& [b, t] : kids[static_cast<size_t>(st)]) {
-            int f = a->fail[static_cast<size_t>(st)];
+    size_t classes = static_cast<size_t>(a->classes);
+    a->dense = static_cast<int>(std::max<size_t>(1, std::min(states, kDenseCells / classes)));
+    a->table.assign(static_cast<size_t>(a->dense) * classes, 0);
+    // failure links, dictionary links and dense rows, breadth first (a state's failure is
+    // shallower, so its row is complete before it is needed)
+    for (size_t st = 0; st < states; ++st) {
+        int f = a->fail[st];
+        if (st < static_cast<size_t>(a->dense)) {
+            int* row = a->table.data() + st * classes;
+            if (st > 0) std::copy_n(a->table.data() + static_cast<size_t>(f) * classes, classes, row);
+            for (int k = 0; k < a->count[st]; ++k)
+                row[a->cls[a->edge_byte[static_cast<size_t>(a->first[st] + k)]]] =
+                    a->edge_target[static_cast<size_t>(a->first[st] + k)];
+        }
+        for (int k = 0; k < a->count[st]; ++k) {
+            unsigned char b = a->edge_byte[static_cast<size_t>(a->first[st] + k)];
+            int t = a->edge_target[static_cast<size_t>(a->first[st] + k)];
             int target = st == 0 ? 0 : a->step(f, b);
-            if (target == t) target = 0;
             a->fail[static_cast<size_t>(t)] = target;
             a->dict_link[static_cast<size_t>(t)] =
                 a->out_count[static_cast<size_t>(target)] ? target
                                                           : a->dict_link[static_cast<size_t>(target)];
-            queue.push_back(t);
         }
     }
+    for (int& t : a->table)  // (every row is built: flag the targets that report words)
+        if (a->out_count[static_cast<size_t>(t)] || a->dict_link[static_cast<size_t>(t)] >= 0)
+            t |= Automaton::kOut;
     PyObject* capsule = PyCapsule_New(a, "dwell.automaton", free_automaton);
     if (capsule == nullptr) delete a;
     return capsule;
@@ -1090,6 +1171,866 @@ PyObject* configure(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+// --- the matcher's buckets, natively ----------------------------------------------------------
+//
+// dwell.engine.matcher keeps, per (channel, event id), a bucket: the rules of that key, the
+// needles that select candidate rules, and each rule's condition tree. A native bucket is a
+// copy of one (set and updated from Python), and run(matcher, texts) matches whole batches of
+// stored ``fields`` JSON texts without building any Python object for most events:
+//
+//   parse the text, find its bucket by (Channel, EventID), build the folded scan text of the
+//   bucket's fields, find the needles (Aho-Corasick, above), and evaluate the candidate rules'
+//   trees in three-valued logic: true, false, or *unknown* for what is left to Python (regular
+//   expressions, globs, cidr, comparisons, field references, keywords, floats, objects).
+//
+// It answers, per event that needs anything: (index, rule indexes that matched, bucket slots
+// left unknown), or (index, None, None) when the event takes the Python path whole (a bucket
+// not registered yet, a value it does not render, a parse error...). The Python matcher is the
+// reference; tests compare the two on generated and real events.
+
+enum NodeKind : uint8_t { kAnd, kOr, kNot, kTrue, kUnknown, kTest };
+enum TestOp : uint8_t { kEq, kContains, kStarts, kEnds, kNull, kExists, kNum, kBool, kCall, kFieldref };
+enum Tri : uint8_t { kF = 0, kT = 1, kU = 2 };
+
+struct NNode {
+    NodeKind kind = kUnknown;
+    TestOp op = kEq;
+    bool cased = false;
+    bool flag = false;       // exists / bool: the value tested for
+    int field = -1;          // index into the bucket's fields
+    int first = 0;           // children: kids[first .. first + count)
+    int count = 0;
+    int64_t num = 0;
+    int call = -1;           // kCall: index into the bucket's callables
+    int other = -1;          // kFieldref: the other field; `mode` its string operation
+    TestOp mode = kEq;
+    std::string lit;
+};
+
+struct Program {
+    std::vector<NNode> nodes;
+    std::vector<int> kids;
+    int root = -1;
+};
+
+struct Span {
+    uint32_t raw_off, raw_len, fold_off, fold_len;
+    const char* raw;  // into the parsed text, or null: raw text is in the arena at raw_off
+    PyObject* raw_obj;   // the texts as Python str, made for kCall tests (owned)
+    PyObject* fold_obj;
+};
+
+struct NBucket {
+    std::vector<std::string> fields;
+    std::unordered_map<std::string, int> field_index;
+    std::vector<int> field_of_gid;   // by key id: -2 not looked up yet, -1 not a bucket field
+    std::vector<int> scan;           // the fields whose texts `automaton` scans
+    PyObject* automaton = nullptr;   // a capsule (owned reference) or null: no needles
+    PyObject* keywords = nullptr;    // the same for keyword needles, over every field's texts
+    int split = 0;                   // word ids of `keywords` start here
+    std::vector<std::vector<int>> targets;  // per word: the slots it selects
+    std::vector<int> always;
+    std::vector<int> rule_of_slot;
+    std::vector<Program> programs;   // per slot
+    std::vector<PyObject*> calls;    // kCall tests' callables (owned references)
+    bool learning = false;           // count words found (once per event) and events seen
+    std::vector<int64_t> counts;
+    int64_t seen = 0;
+
+    NBucket() = default;
+    NBucket(const NBucket&) = delete;
+    NBucket& operator=(const NBucket&) = delete;
+    ~NBucket() {
+        Py_XDECREF(automaton);
+        Py_XDECREF(keywords);
+        for (PyObject* c : calls) Py_DECREF(c);
+    }
+
+    void swap(NBucket& o) noexcept {
+        std::swap(fields, o.fields);
+        std::swap(field_index, o.field_index);
+        std::swap(field_of_gid, o.field_of_gid);
+        std::swap(scan, o.scan);
+        std::swap(automaton, o.automaton);
+        std::swap(keywords, o.keywords);
+        std::swap(split, o.split);
+        std::swap(targets, o.targets);
+        std::swap(always, o.always);
+        std::swap(rule_of_slot, o.rule_of_slot);
+        std::swap(programs, o.programs);
+        std::swap(calls, o.calls);
+        std::swap(learning, o.learning);
+        std::swap(counts, o.counts);
+        std::swap(seen, o.seen);
+    }
+};
+
+struct NMatcher {
+    std::deque<std::string> keys;                      // owns the views below
+    std::unordered_map<string_view, int> gid_of_raw;   // raw field name -> key id
+    std::unordered_map<string_view, int> gid_of_key;   // field_key() -> key id
+    std::vector<string_view> key_of_gid;
+    std::unordered_map<std::string, PyObject*> buckets;  // channel \0 event id -> capsule
+    int gid_channel = -1, gid_eventid = -1;
+
+    ~NMatcher() {
+        for (auto& [k, b] : buckets) Py_DECREF(b);
+    }
+
+    int key_id(string_view key) {  // field_key() of a lower-case name
+        auto it = gid_of_key.find(key);
+        if (it != gid_of_key.end()) return it->second;
+        keys.emplace_back(key);
+        int gid = static_cast<int>(key_of_gid.size());
+        key_of_gid.push_back(keys.back());
+        gid_of_key.emplace(keys.back(), gid);
+        return gid;
+    }
+
+    // The key id of a raw field name (field_key: lower case, no spaces), or -1 on error.
+    int gid(string_view raw) {
+        auto it = gid_of_raw.find(raw);
+        if (it != gid_of_raw.end()) return it->second;
+        std::string low;
+        if (ascii(raw.data(), raw.size())) {
+            low.reserve(raw.size());
+            for (char c : raw) {
+                if (c == ' ') continue;
+                low.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+            }
+        } else {
+            PyObject* s = PyUnicode_DecodeUTF8(raw.data(), static_cast<Py_ssize_t>(raw.size()),
+                                               "strict");
+            PyObject* l = s ? PyObject_CallMethod(s, "lower", nullptr) : nullptr;
+            Py_XDECREF(s);
+            Py_ssize_t n = 0;
+            const char* p = l ? PyUnicode_AsUTF8AndSize(l, &n) : nullptr;
+            if (p == nullptr) {
+                Py_XDECREF(l);
+                PyErr_Clear();
+                return -1;
+            }
+            for (Py_ssize_t i = 0; i < n; ++i)
+                if (p[i] != ' ') low.push_back(p[i]);
+            Py_DECREF(l);
+        }
+        int id = key_id(low);
+        if (gid_of_raw.size() < 200000) {
+            keys.emplace_back(raw);
+            gid_of_raw.emplace(keys.back(), id);
+        }
+        return id;
+    }
+};
+
+void free_nmatcher(PyObject* capsule) {
+    delete static_cast<NMatcher*>(PyCapsule_GetPointer(capsule, "dwell.nmatcher"));
+}
+
+void free_nbucket(PyObject* capsule) {
+    delete static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"));
+}
+
+// matcher() -> capsule: an empty registry of buckets
+PyObject* nm_new(PyObject*, PyObject*) {
+    auto* m = new NMatcher();
+    m->gid_channel = m->key_id("channel");
+    m->gid_eventid = m->key_id("eventid");
+    PyObject* capsule = PyCapsule_New(m, "dwell.nmatcher", free_nmatcher);
+    if (capsule == nullptr) delete m;
+    return capsule;
+}
+
+// bucket() -> capsule: an empty bucket (every event of it matches nothing until set)
+PyObject* nb_new(PyObject*, PyObject*) {
+    auto* b = new NBucket();
+    PyObject* capsule = PyCapsule_New(b, "dwell.nbucket", free_nbucket);
+    if (capsule == nullptr) delete b;
+    return capsule;
+}
+
+int field_of(NBucket& b, const std::string& name) {
+    auto it = b.field_index.find(name);
+    if (it == b.field_index.end()) {
+        int index = static_cast<int>(b.fields.size());
+        it = b.field_index.emplace(name, index).first;
+        b.fields.push_back(name);
+    }
+    return it->second;
+}
+
+// Program building from the spec tuples of dwell.engine.matcher.native_spec().
+bool build_node(Program& prog, NBucket& b, PyObject* spec, int depth, int& out) {
+    if (depth > 200 || !PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) < 1) {
+        PyErr_SetString(PyExc_ValueError, "bad node spec");
+        return false;
+    }
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    if (kind == -1 && PyErr_Occurred()) return false;
+    NNode node;
+    if (kind == kAnd || kind == kOr || kind == kNot) {
+        PyObject* args = PyTuple_GET_SIZE(spec) == 2 ? PyTuple_GET_ITEM(spec, 1) : nullptr;
+        if (args == nullptr || !PyTuple_Check(args) ||
+            (kind == kNot && PyTuple_GET_SIZE(args) != 1)) {
+            PyErr_SetString(PyExc_ValueError, "bad node spec arguments");
+            return false;
+        }
+        std::vector<int> kids;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); ++i) {
+            int kid = -1;
+            if (!build_node(prog, b, PyTuple_GET_ITEM(args, i), depth + 1, kid)) return false;
+            kids.push_back(kid);
+        }
+        node.kind = static_cast<NodeKind>(kind);
+        node.first = static_cast<int>(prog.kids.size());
+        node.count = static_cast<int>(kids.size());
+        prog.kids.insert(prog.kids.end(), kids.begin(), kids.end());
+    } else if (kind == kTrue || kind == kUnknown) {
+        node.kind = static_cast<NodeKind>(kind);
+    } else if (kind == kTest && PyTuple_GET_SIZE(spec) == 5) {
+        node.kind = kTest;
+        std::string name;
+        if (!utf8(PyTuple_GET_ITEM(spec, 1), name)) return false;
+        node.field = field_of(b, name);
+        long op = PyLong_AsLong(PyTuple_GET_ITEM(spec, 2));
+        if ((op == -1 && PyErr_Occurred()) || op < kEq || op > kFieldref) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad test operation");
+            return false;
+        }
+        node.op = static_cast<TestOp>(op);
+        PyObject* lit = PyTuple_GET_ITEM(spec, 3);
+        node.cased = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 4)) == 1;
+        if (node.op <= kEnds) {
+            if (!utf8(lit, node.lit)) return false;
+        } else if (node.op == kExists || node.op == kBool) {
+            node.flag = lit == Py_True;
+        } else if (node.op == kNum) {
+            long long v = PyLong_AsLongLong(lit);
+            if (v == -1 && PyErr_Occurred()) return false;
+            node.num = v;
+        } else if (node.op == kCall) {
+            if (!PyCallable_Check(lit)) {
+                PyErr_SetString(PyExc_TypeError, "a call test needs a callable");
+                return false;
+            }
+            Py_INCREF(lit);
+            node.call = static_cast<int>(b.calls.size());
+            b.calls.push_back(lit);
+        } else if (node.op == kFieldref) {
+            std::string other;
+            long mode = -1;
+            if (!PyTuple_Check(lit) || PyTuple_GET_SIZE(lit) != 2 ||
+                !utf8(PyTuple_GET_ITEM(lit, 0), other) ||
+                ((mode = PyLong_AsLong(PyTuple_GET_ITEM(lit, 1))) == -1 && PyErr_Occurred())) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad field reference");
+                return false;
+            }
+            if (mode != kEq && mode != kStarts && mode != kEnds) {
+                PyErr_SetString(PyExc_ValueError, "bad field reference mode");
+                return false;
+            }
+            node.other = field_of(b, other);
+            node.mode = static_cast<TestOp>(mode);
+        }
+    } else {
+        PyErr_SetString(PyExc_ValueError, "bad node kind");
+        return false;
+    }
+    prog.nodes.push_back(std::move(node));
+    out = static_cast<int>(prog.nodes.size()) - 1;
+    return true;
+}
+
+bool int_list(PyObject* seq, std::vector<int>& out) {
+    out.clear();
+    PyObject* fast = PySequence_Fast(seq, "a sequence of int is needed");
+    if (fast == nullptr) return false;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return false;
+        }
+        out.push_back(static_cast<int>(v));
+    }
+    Py_DECREF(fast);
+    return true;
+}
+
+// set_bucket(bucket, scan: tuple[str], automaton | None, keywords | None, split: int,
+//            targets: list[list[int]], always: list[int], rules: list[int],
+//            programs: list[spec], learning: bool)
+PyObject* nb_set(PyObject*, PyObject* args) {
+    PyObject *capsule, *scan, *automaton_obj, *keywords_obj, *targets, *always, *rules, *programs;
+    int learning = 0, split = 0;
+    if (!PyArg_ParseTuple(args, "OOOOiO!OO!O!p", &capsule, &scan, &automaton_obj, &keywords_obj,
+                          &split, &PyList_Type, &targets, &always, &PyList_Type, &rules,
+                          &PyList_Type, &programs, &learning))
+        return nullptr;
+    auto* old = static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"));
+    if (old == nullptr) return nullptr;
+    if (PyList_GET_SIZE(rules) != PyList_GET_SIZE(programs)) {
+        PyErr_SetString(PyExc_ValueError, "one program per rule slot");
+        return nullptr;
+    }
+    NBucket b;
+    size_t words = 0;
+    if (automaton_obj != Py_None) {
+        Automaton* a = get_automaton(automaton_obj);
+        if (a == nullptr) return nullptr;
+        Py_INCREF(automaton_obj);
+        b.automaton = automaton_obj;
+        words = a->words;
+    }
+    if (split < 0 || static_cast<size_t>(split) != words) {
+        PyErr_SetString(PyExc_ValueError, "split: the number of words of the field automaton");
+        return nullptr;
+    }
+    b.split = split;
+    if (keywords_obj != Py_None) {
+        Automaton* a = get_automaton(keywords_obj);
+        if (a == nullptr) return nullptr;
+        Py_INCREF(keywords_obj);
+        b.keywords = keywords_obj;
+        words += a->words;
+    }
+    if (static_cast<size_t>(PyList_GET_SIZE(targets)) != words) {
+        PyErr_SetString(PyExc_ValueError, "one target list per word");
+        return nullptr;
+    }
+    std::vector<int> tmp;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(targets); ++i) {
+        if (!int_list(PyList_GET_ITEM(targets, i), tmp)) return nullptr;
+        b.targets.push_back(tmp);
+    }
+    if (!int_list(always, b.always) || !int_list(rules, b.rule_of_slot)) return nullptr;
+    size_t slots = b.rule_of_slot.size();
+    for (auto& t : b.targets)
+        for (int s : t)
+            if (s < 0 || static_cast<size_t>(s) >= slots) {
+                PyErr_SetString(PyExc_ValueError, "slot out of range");
+                return nullptr;
+            }
+    for (int s : b.always)
+        if (s < 0 || static_cast<size_t>(s) >= slots) {
+            PyErr_SetString(PyExc_ValueError, "slot out of range");
+            return nullptr;
+        }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(programs); ++i) {
+        Program prog;
+        if (!build_node(prog, b, PyList_GET_ITEM(programs, i), 0, prog.root)) return nullptr;
+        b.programs.push_back(std::move(prog));
+    }
+    {
+        PyObject* fast = PySequence_Fast(scan, "scan: a sequence of str");
+        if (fast == nullptr) return nullptr;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); ++i) {
+            std::string name;
+            if (!utf8(PySequence_Fast_GET_ITEM(fast, i), name)) {
+                Py_DECREF(fast);
+                return nullptr;
+            }
+            b.scan.push_back(field_of(b, name));
+        }
+        Py_DECREF(fast);
+    }
+    b.learning = learning != 0;
+    b.counts.assign(words, 0);
+    // swap in (the capsule keeps its pointer; the old contents are freed with `b`)
+    old->swap(b);
+    Py_RETURN_NONE;
+}
+
+// take_counts(bucket) -> (events seen, per word: events it was found in); both reset
+PyObject* nb_take(PyObject*, PyObject* capsule) {
+    auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"));
+    if (b == nullptr) return nullptr;
+    PyObject* counts = PyList_New(static_cast<Py_ssize_t>(b->counts.size()));
+    if (counts == nullptr) return nullptr;
+    for (size_t i = 0; i < b->counts.size(); ++i) {
+        PyList_SET_ITEM(counts, static_cast<Py_ssize_t>(i), PyLong_FromLongLong(b->counts[i]));
+        b->counts[i] = 0;
+    }
+    PyObject* out = Py_BuildValue("(LN)", static_cast<long long>(b->seen), counts);
+    b->seen = 0;
+    return out;
+}
+
+std::string bucket_key(string_view channel, int64_t eid) {
+    std::string key(channel);
+    key.push_back('\0');
+    key.append(reinterpret_cast<const char*>(&eid), sizeof eid);
+    return key;
+}
+
+// register(matcher, channel: str, event_id: int, bucket): events with exactly this Channel
+// value and int EventID use the bucket
+PyObject* nm_register(PyObject*, PyObject* args) {
+    PyObject *mcap, *bcap;
+    const char* channel = nullptr;
+    Py_ssize_t size = 0;
+    long long eid = 0;
+    if (!PyArg_ParseTuple(args, "Os#LO", &mcap, &channel, &size, &eid, &bcap)) return nullptr;
+    auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
+    if (m == nullptr || PyCapsule_GetPointer(bcap, "dwell.nbucket") == nullptr) return nullptr;
+    std::string key = bucket_key(string_view(channel, static_cast<size_t>(size)), eid);
+    auto it = m->buckets.find(key);
+    Py_INCREF(bcap);
+    if (it != m->buckets.end()) {
+        Py_DECREF(it->second);
+        it->second = bcap;
+    } else if (m->buckets.size() < 100000) {
+        m->buckets.emplace(std::move(key), bcap);
+    } else {
+        Py_DECREF(bcap);
+    }
+    Py_RETURN_NONE;
+}
+
+// One event being matched: the bucket fields' values and their texts, computed on demand.
+struct EventState {
+    std::vector<const Value*> values;     // per bucket field (null: absent or null)
+    std::vector<string_view> raw_keys;    // the raw name each value came from
+    std::vector<uint8_t> state;           // per field: 0 texts not built, 1 built, 2 unsupported
+    std::vector<std::pair<uint32_t, uint32_t>> text_range;  // per field: spans [from, to)
+    std::vector<Span> spans;
+    std::string arena;
+    const std::vector<PyObject*>* calls = nullptr;  // the bucket's callables
+
+    void reset(size_t nfields) {
+        for (Span& s : spans) {
+            Py_XDECREF(s.raw_obj);
+            Py_XDECREF(s.fold_obj);
+        }
+        spans.clear();
+        arena.clear();
+        values.assign(nfields, nullptr);
+        raw_keys.assign(nfields, string_view());
+        state.assign(nfields, 0);
+        text_range.resize(nfields);
+    }
+
+    string_view raw(const Span& s) const {
+        return s.raw ? string_view(s.raw, s.raw_len) : string_view(arena.data() + s.raw_off, s.raw_len);
+    }
+    string_view folded(const Span& s) const {
+        return string_view(arena.data() + s.fold_off, s.fold_len);
+    }
+};
+
+// The text of one scalar (str, int, bool), raw and folded, appended as a span; false when the
+// Python path renders it (float, object, list) or folding fails.
+bool add_text(EventState& ev, const Value& v) {
+    Span s{};
+    if (v.IsString()) {
+        s.raw = v.GetString();
+        s.raw_len = v.GetStringLength();
+        s.fold_off = static_cast<uint32_t>(ev.arena.size());
+        if (ascii(s.raw, s.raw_len)) {
+            ev.arena.append(s.raw, s.raw_len);
+            for (size_t i = s.fold_off; i < ev.arena.size(); ++i) {
+                char c = ev.arena[i];
+                if (c >= 'A' && c <= 'Z') ev.arena[i] = static_cast<char>(c + 32);
+            }
+        } else {
+            PyObject* str = PyUnicode_DecodeUTF8(s.raw, s.raw_len, "strict");
+            PyObject* f = str ? PyObject_CallMethod(str, "casefold", nullptr) : nullptr;
+            Py_XDECREF(str);
+            Py_ssize_t n = 0;
+            const char* p = f ? PyUnicode_AsUTF8AndSize(f, &n) : nullptr;
+            if (p == nullptr) {
+                Py_XDECREF(f);
+                PyErr_Clear();
+                return false;
+            }
+            ev.arena.append(p, static_cast<size_t>(n));
+            Py_DECREF(f);
+        }
+        s.fold_len = static_cast<uint32_t>(ev.arena.size() - s.fold_off);
+    } else if (v.IsBool() || v.IsInt64() || v.IsUint64()) {
+        s.raw = nullptr;
+        s.raw_off = s.fold_off = static_cast<uint32_t>(ev.arena.size());
+        if (v.IsBool())
+            ev.arena.append(v.GetBool() ? "true" : "false");
+        else if (v.IsInt64())
+            ev.arena.append(std::to_string(v.GetInt64()));
+        else
+            ev.arena.append(std::to_string(v.GetUint64()));
+        s.raw_len = s.fold_len = static_cast<uint32_t>(ev.arena.size() - s.raw_off);
+    } else {
+        return false;
+    }
+    ev.spans.push_back(s);
+    return true;
+}
+
+// Builds the texts of field f (once per event); false: unsupported.
+bool texts_of(EventState& ev, int f) {
+    uint8_t st = ev.state[static_cast<size_t>(f)];
+    if (st) return st == 1;
+    const Value* v = ev.values[static_cast<size_t>(f)];
+    auto from = static_cast<uint32_t>(ev.spans.size());
+    bool ok = true;
+    if (v->IsArray()) {
+        for (auto& item : v->GetArray()) {
+            if (item.IsNull()) continue;
+            if (item.IsArray() || !add_text(ev, item)) {
+                ok = false;
+                break;
+            }
+        }
+    } else {
+        ok = add_text(ev, *v);
+    }
+    ev.state[static_cast<size_t>(f)] = ok ? 1 : 2;
+    ev.text_range[static_cast<size_t>(f)] = {from, static_cast<uint32_t>(ev.spans.size())};
+    return ok;
+}
+
+bool str_test(TestOp op, string_view text, string_view lit) {
+    switch (op) {
+        case kEq: return text == lit;
+        case kContains: return text.find(lit) != string_view::npos;
+        case kStarts: return text.size() >= lit.size() && text.compare(0, lit.size(), lit) == 0;
+        case kEnds:
+            return text.size() >= lit.size() &&
+                   text.compare(text.size() - lit.size(), lit.size(), lit) == 0;
+        default: return false;
+    }
+}
+
+// number(value) == n for one scalar, as dwell.engine.evaluate.number() reads it
+Tri num_equals(const Value& v, int64_t n) {
+    if (v.IsBool() || v.IsNull()) return kF;
+    if (v.IsInt64()) return v.GetInt64() == n ? kT : kF;
+    if (v.IsUint64()) return kF;  // above int64: not n
+    if (v.IsDouble()) {
+        if (n > (int64_t(1) << 53) || n < -(int64_t(1) << 53)) return kU;
+        return v.GetDouble() == static_cast<double>(n) ? kT : kF;
+    }
+    if (!v.IsString()) return kF;
+    string_view s(v.GetString(), v.GetStringLength());
+    if (!ascii(s.data(), s.size())) return kU;  // (str.strip() knows Unicode spaces)
+    size_t a = 0, e = s.size();
+    auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); };
+    while (a < e && space(s[a])) ++a;
+    while (e > a && space(s[e - 1])) --e;
+    s = s.substr(a, e - a);
+    bool digit = false, other = false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') digit = true;
+        else if (!(i == 0 && (c == '+' || c == '-'))) other = true;
+    }
+    if (!digit) return kF;          // no digit: not a number equal to an int ("inf", "nan", "")
+    if (other) return kU;           // "1_000", "4688.0", "1e3": left to Python
+    if (s.size() > 18) return kU;   // (beyond what fits an int64 safely)
+    int64_t value = 0;
+    size_t i = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+    for (; i < s.size(); ++i) value = value * 10 + (s[i] - '0');
+    if (s[0] == '-') value = -value;
+    return value == n ? kT : kF;
+}
+
+// A Python predicate (a regular expression's search, a glob's fullmatch, a cidr test) on the
+// texts of a value: raw texts when node.cased, else folded; any true one makes it true.
+Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
+    PyObject* fn = (*ev.calls)[static_cast<size_t>(node.call)];
+    for (uint32_t i = from; i < to; ++i) {
+        Span& s = ev.spans[i];
+        PyObject*& obj = node.cased ? s.raw_obj : s.fold_obj;
+        if (obj == nullptr) {
+            string_view t = node.cased ? ev.raw(s) : ev.folded(s);
+            obj = PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "strict");
+            if (obj == nullptr) {
+                PyErr_Clear();
+                return kU;
+            }
+        }
+        PyObject* r = PyObject_CallOneArg(fn, obj);
+        int truth = r == nullptr ? -1 : PyObject_IsTrue(r);
+        Py_XDECREF(r);
+        if (truth < 0) {
+            PyErr_Clear();
+            return kU;  // the Python path raises or tells
+        }
+        if (truth) return kT;
+    }
+    return kF;
+}
+
+Tri eval_test(EventState& ev, const NNode& node) {
+    const Value* v = ev.values[static_cast<size_t>(node.field)];
+    if (node.op == kNull) return v == nullptr ? kT : kF;
+    if (node.op == kExists) return (v != nullptr) == node.flag ? kT : kF;
+    if (v == nullptr) return kF;
+    if (node.op == kNum) {
+        if (v->IsArray()) {
+            Tri out = kF;
+            for (auto& item : v->GetArray()) {
+                if (item.IsArray() || item.IsObject()) continue;  // number() of those: None
+                Tri r = num_equals(item, node.num);
+                if (r == kT) return kT;
+                if (r == kU) out = kU;
+            }
+            return out;
+        }
+        if (v->IsObject()) return kF;
+        return num_equals(*v, node.num);
+    }
+    if (node.op == kBool && v->IsBool()) return v->GetBool() == node.flag ? kT : kF;
+    if (!texts_of(ev, node.field)) return kU;
+    auto [from, to] = ev.text_range[static_cast<size_t>(node.field)];
+    if (node.op == kCall) return call_test(ev, node, from, to);
+    if (node.op == kFieldref) {
+        int o = node.other;
+        if (ev.values[static_cast<size_t>(o)] == nullptr) return kF;
+        if (!texts_of(ev, o)) return kU;
+        auto [ofrom, oto] = ev.text_range[static_cast<size_t>(o)];
+        for (uint32_t j = ofrom; j < oto; ++j)
+            for (uint32_t i = from; i < to; ++i)
+                if (str_test(node.mode, ev.folded(ev.spans[i]), ev.folded(ev.spans[j]))) return kT;
+        return kF;
+    }
+    if (node.op == kBool) {
+        string_view want = node.flag ? "true" : "false";
+        for (uint32_t i = from; i < to; ++i)
+            if (ev.folded(ev.spans[i]) == want) return kT;
+        return kF;
+    }
+    for (uint32_t i = from; i < to; ++i) {
+        const Span& s = ev.spans[i];
+        if (str_test(node.op, node.cased ? ev.raw(s) : ev.folded(s), node.lit)) return kT;
+    }
+    return kF;
+}
+
+Tri eval_node(EventState& ev, const Program& prog, int index) {
+    const NNode& node = prog.nodes[static_cast<size_t>(index)];
+    switch (node.kind) {
+        case kTrue: return kT;
+        case kUnknown: return kU;
+        case kTest: return eval_test(ev, node);
+        case kNot: {
+            Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first)]);
+            return r == kU ? kU : (r == kT ? kF : kT);
+        }
+        case kAnd: {
+            Tri out = kT;
+            for (int i = 0; i < node.count; ++i) {
+                Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first + i)]);
+                if (r == kF) return kF;
+                if (r == kU) out = kU;
+            }
+            return out;
+        }
+        case kOr: {
+            Tri out = kF;
+            for (int i = 0; i < node.count; ++i) {
+                Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first + i)]);
+                if (r == kT) return kT;
+                if (r == kU) out = kU;
+            }
+            return out;
+        }
+    }
+    return kU;
+}
+
+// Scans the text of one scalar (str, int, bool) with `a`: an ASCII string as it is when the
+// automaton ignores ASCII case, anything else folded; false: unsupported (the Python path).
+bool scan_scalar(Automaton* a, EventState& ev, const Value& v, std::vector<int>& found) {
+    if (v.IsString() && a->icase && ascii(v.GetString(), v.GetStringLength())) {
+        a->scan(v.GetString(), v.GetStringLength(), found);
+        return true;
+    }
+    if (!add_text(ev, v)) return false;
+    string_view t = ev.folded(ev.spans.back());
+    a->scan(t.data(), t.size(), found);
+    ev.spans.pop_back();  // (its folded bytes stay in the arena, unused)
+    return true;
+}
+
+// Scans the texts of a value (each list item's on its own, as if \x1f-separated).
+bool scan_texts(Automaton* a, EventState& ev, const Value& v, std::vector<int>& found) {
+    if (!v.IsArray()) return scan_scalar(a, ev, v, found);
+    for (auto& item : v.GetArray()) {
+        if (item.IsNull()) continue;
+        if (item.IsArray() || !scan_scalar(a, ev, item, found)) return false;
+    }
+    return true;
+}
+
+enum Outcome { kNothing, kPython, kFound };
+
+struct Member {
+    int gid;
+    string_view key;
+    const Value* value;
+};
+
+// Matches one text; fills hits (rule indexes) and unknown (slots).
+Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
+                  std::vector<int>& unknown) {
+    static char value_buffer[1 << 16];
+    static char stack_buffer[1 << 14];
+    static std::vector<char> text;
+    static std::vector<Member> members;
+    static EventState ev;
+    static std::vector<int> found;
+    static std::vector<uint8_t> marked;
+    static std::vector<int> slots;
+    hits.clear();
+    unknown.clear();
+    if (size == 0 || std::memchr(data, '\0', size) != nullptr) return kPython;
+    if (may_hold_surrogate(data, size)) return kPython;
+    rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
+    rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
+    Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
+    text.assign(data, data + size);
+    text.push_back('\0');
+    if (size <= kRecursiveMax)
+        doc.ParseInsitu<kParseFast>(text.data());
+    else
+        doc.ParseInsitu<kParseFlags>(text.data());
+    if (doc.HasParseError() || !doc.IsObject()) return kPython;
+    members.clear();
+    const Value* channel = nullptr;
+    const Value* eid = nullptr;
+    for (auto& mem : doc.GetObject()) {
+        string_view key = sv(mem.name);
+        int gid = m.gid(key);
+        if (gid < 0) return kPython;
+        members.push_back({gid, key, &mem.value});
+        if (mem.value.IsNull()) continue;
+        if (gid == m.gid_channel && channel == nullptr) channel = &mem.value;
+        if (gid == m.gid_eventid && eid == nullptr) eid = &mem.value;
+    }
+    if (channel == nullptr || !channel->IsString() || eid == nullptr || !eid->IsInt64())
+        return kPython;
+    auto it = m.buckets.find(bucket_key(sv(*channel), eid->GetInt64()));
+    if (it == m.buckets.end()) return kPython;
+    auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(it->second, "dwell.nbucket"));
+    size_t nslots = b->rule_of_slot.size();
+    if (nslots == 0) return kNothing;
+    size_t nfields = b->fields.size();
+    ev.reset(nfields);
+    ev.calls = &b->calls;
+    for (auto& mem : members) {
+        if (mem.value->IsNull()) continue;
+        auto g = static_cast<size_t>(mem.gid);
+        if (g >= b->field_of_gid.size()) b->field_of_gid.resize(m.key_of_gid.size(), -2);
+        int f = b->field_of_gid[g];
+        if (f == -2) {
+            auto found_field = b->field_index.find(std::string(m.key_of_gid[g]));
+            f = b->field_of_gid[g] = found_field == b->field_index.end() ? -1 : found_field->second;
+        }
+        if (f < 0) continue;
+        if (ev.values[static_cast<size_t>(f)] != nullptr) {
+            if (ev.raw_keys[static_cast<size_t>(f)] == mem.key) return kPython;  // repeated key
+            continue;  // names differing in case: the first non-null value wins
+        }
+        ev.values[static_cast<size_t>(f)] = mem.value;
+        ev.raw_keys[static_cast<size_t>(f)] = mem.key;
+    }
+    // candidates: the slots of the needles found, and those always evaluated
+    if (marked.size() < nslots) marked.resize(nslots, 0);
+    slots.clear();
+    for (int s : b->always)
+        if (!marked[static_cast<size_t>(s)]) {
+            marked[static_cast<size_t>(s)] = 1;
+            slots.push_back(s);
+        }
+    if (b->automaton != nullptr || b->keywords != nullptr) {
+        found.clear();
+        bool ok = true;
+        if (b->automaton != nullptr) {
+            Automaton* a = get_automaton(b->automaton);
+            a->begin();
+            for (int f : b->scan) {
+                const Value* v = ev.values[static_cast<size_t>(f)];
+                if (v != nullptr && !(ok = scan_texts(a, ev, *v, found))) break;
+            }
+        }
+        if (ok && b->keywords != nullptr) {
+            Automaton* a = get_automaton(b->keywords);
+            a->begin();
+            size_t mark = found.size();
+            for (auto& mem : members)
+                if (!mem.value->IsNull() && !(ok = scan_texts(a, ev, *mem.value, found))) break;
+            for (size_t k = mark; k < found.size(); ++k) found[k] += b->split;
+        }
+        if (!ok) {
+            for (int s : slots) marked[static_cast<size_t>(s)] = 0;
+            return kPython;
+        }
+        for (int w : found) {
+            for (int s : b->targets[static_cast<size_t>(w)])
+                if (!marked[static_cast<size_t>(s)]) {
+                    marked[static_cast<size_t>(s)] = 1;
+                    slots.push_back(s);
+                }
+            if (b->learning) ++b->counts[static_cast<size_t>(w)];
+        }
+        if (b->learning) ++b->seen;
+    }
+    std::sort(slots.begin(), slots.end());
+    for (int s : slots) {
+        marked[static_cast<size_t>(s)] = 0;
+        const Program& prog = b->programs[static_cast<size_t>(s)];
+        Tri r = eval_node(ev, prog, prog.root);
+        if (r == kT) hits.push_back(b->rule_of_slot[static_cast<size_t>(s)]);
+        else if (r == kU) unknown.push_back(s);
+    }
+    return hits.empty() && unknown.empty() ? kNothing : kFound;
+}
+
+// run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None), ...] for the
+// events that matched a rule, left a rule unknown, or take the Python path (None, None)
+PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "run(matcher, texts: list[str])");
+        return nullptr;
+    }
+    auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(args[0], "dwell.nmatcher"));
+    if (m == nullptr) return nullptr;
+    PyObject* out = PyList_New(0);
+    if (out == nullptr) return nullptr;
+    std::vector<int> hits, unknown;
+    Py_ssize_t n = PyList_GET_SIZE(args[1]);
+    for (Py_ssize_t i = 0; i < n; ++i) {
+        PyObject* item = PyList_GET_ITEM(args[1], i);
+        Outcome outcome = kPython;
+        if (PyUnicode_Check(item)) {
+            Py_ssize_t size = 0;
+            const char* data = PyUnicode_AsUTF8AndSize(item, &size);
+            if (data == nullptr) {
+                PyErr_Clear();
+            } else {
+                try {
+                    outcome = match_one(*m, data, static_cast<size_t>(size), hits, unknown);
+                } catch (const std::exception&) {
+                    outcome = kPython;  // (e.g. bad_alloc) the Python path says what it is
+                }
+            }
+        }
+        if (outcome == kNothing) continue;
+        PyObject* entry;
+        if (outcome == kPython)
+            entry = Py_BuildValue("(nOO)", i, Py_None, Py_None);
+        else
+            entry = Py_BuildValue("(nNN)", i, found_list(hits), found_list(unknown));
+        if (entry == nullptr || PyList_Append(out, entry) < 0) {
+            Py_XDECREF(entry);
+            Py_DECREF(out);
+            return nullptr;
+        }
+        Py_DECREF(entry);
+    }
+    return out;
+}
+
 PyMethodDef kMethods[] = {
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
@@ -1104,6 +2045,14 @@ PyMethodDef kMethods[] = {
      METH_FASTCALL, "scan_find(automaton, view, names) -> find() in scan_text(), or None"},
     {"configure", configure, METH_VARARGS,
      "configure(candidates, columns, prefixes): typed columns and System attribute prefixes"},
+    {"matcher", nm_new, METH_NOARGS, "matcher() -> an empty registry of native buckets"},
+    {"bucket", nb_new, METH_NOARGS, "bucket() -> an empty native bucket"},
+    {"set_bucket", nb_set, METH_VARARGS,
+     "set_bucket(bucket, scan, automaton, targets, always, rules, programs, learning)"},
+    {"take_counts", nb_take, METH_O, "take_counts(bucket) -> (seen, counts), both reset"},
+    {"register", nm_register, METH_VARARGS, "register(matcher, channel, event_id, bucket)"},
+    {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(nm_run)), METH_FASTCALL,
+     "run(matcher, texts) -> [(index, hits | None, unknown | None), ...]"},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -35,10 +35,29 @@ class Automata:
         self.scan_find: Callable[[Any, Any, Any], list[int] | None] = module.scan_find
 
 
+class Matching:
+    """The matcher's buckets natively: whole batches of stored ``fields`` texts matched with no
+    Python object built for most events (see the section in ``_native.cpp``)."""
+
+    def __init__(self, module: Any) -> None:
+        #: ``matcher()`` -> an empty registry of buckets
+        self.matcher: Callable[[], Any] = module.matcher
+        #: ``bucket()`` -> an empty bucket (matches nothing until set)
+        self.bucket: Callable[[], Any] = module.bucket
+        #: ``set_bucket(bucket, scan, automaton, targets, always, rules, programs, learning)``
+        self.set_bucket: Callable[..., None] = module.set_bucket
+        #: ``take_counts(bucket)`` -> (events seen, per word: events found in), both reset
+        self.take_counts: Callable[[Any], tuple[int, list[int]]] = module.take_counts
+        #: ``register(matcher, channel, event_id, bucket)``
+        self.register: Callable[[Any, str, int, Any], None] = module.register
+        #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None)]
+        self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any]]] = module.run
+
+
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
 
 
-def _load() -> tuple[Convert, ConvertMany, ScanText, Automata] | None:
+def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching] | None:
     if _DISABLED:
         return None
     try:
@@ -52,7 +71,8 @@ def _load() -> tuple[Convert, ConvertMany, ScanText, Automata] | None:
         for rank, name in enumerate(names)
     }
     _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
-    return _native.convert, _native.convert_many, _native.scan_text, Automata(_native)
+    return (_native.convert, _native.convert_many, _native.scan_text, Automata(_native),
+            Matching(_native))
 
 
 _loaded = _load()
@@ -65,6 +85,8 @@ convert_many: ConvertMany | None = _loaded[1] if _loaded else None
 scan_text: ScanText | None = _loaded[2] if _loaded else None
 #: the matcher's multi-pattern scanner (None: ahocorasick-rs / pyahocorasick then)
 automata: Automata | None = _loaded[3] if _loaded else None
+#: the matcher's buckets over stored event texts (None: the Python matcher alone)
+matching: Matching | None = _loaded[4] if _loaded else None
 
 
 def status() -> str:
