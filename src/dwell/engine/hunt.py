@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 
 from dwell.engine.correlation import correlate
@@ -103,7 +102,9 @@ def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, dict[str, tuple[s
         if rules is None:
             with open(rules_file, "rb") as fh:
                 rules = pickle.load(fh)
-        found = (Matcher(rules, profile=profile), _capture_fields(rules))
+        matcher, capture = Matcher(rules, profile=profile), _capture_fields(rules)
+        matcher.capture([capture.get(rule.id, ()) for rule in matcher.rules])
+        found = (matcher, capture)
         _MATCHERS[key] = found
     return found
 
@@ -148,17 +149,14 @@ class _Detector:
         # timestamps as epoch ns: a datetime cannot hold EVTX's 100 ns ticks (to_pylist raises)
         rows = rows.set_column(0, "timestamp", rows.column(0).cast(pa.int64()))
         columns = [column.to_pylist() for column in rows.columns]
-        for n, (_, hits, view) in enumerate(found):
-            self._detections(view, hits, [column[n] for column in columns])
-
-    def _detections(self, view: dict[str, Any], hits: list[int], meta: list[Any]) -> None:
-        for index in hits:
-            rule = self.matcher.rules[index]
-            matched = {f: view[f] for f in self.capture.get(rule.id, ()) if view.get(f) is not None}
-            self.rows.append((
-                rule.id, rule.title, rule.level, rule.status, list(rule.tags), rule.path,
-                rule.sha256, *meta, orjson.dumps(matched, default=str).decode(), None,
-            ))
+        rules = self.matcher.rules
+        keep = self.rows.append
+        for n, (_, hits, matched) in enumerate(found):
+            meta = [column[n] for column in columns]
+            for index, values in zip(hits, matched, strict=True):
+                rule = rules[index]
+                keep((rule.id, rule.title, rule.level, rule.status, list(rule.tags), rule.path,
+                      rule.sha256, *meta, values, None))
 
     def stats(self) -> list[tuple[str, float, int]]:
         m = self.matcher
@@ -338,6 +336,20 @@ def hunt_case(
     Sources a ``session`` already matched while ingesting are not read again. Detections of
     the ruleset's rules replace earlier ones.
     """
+    with no_cyclic_gc():  # hundreds of thousands of acyclic detection rows
+        return _hunt_case(case_dir, ruleset, progress=progress, jobs=jobs, profile=profile,
+                          session=session)
+
+
+def _hunt_case(
+    case_dir: str | os.PathLike[str],
+    ruleset: RuleSet,
+    *,
+    progress: Progress | None,
+    jobs: int,
+    profile: bool,
+    session: HuntSession | None,
+) -> HuntSummary:
     started = time.perf_counter()
     case = Path(case_dir)
     if not is_case(case):

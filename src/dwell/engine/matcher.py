@@ -929,8 +929,21 @@ class Matcher:
         self.evaluations: list[int] = [0] * len(self.rules)
         # native matching of event texts (not when profiling: it times rules one by one)
         self._native: Any = _matching.matcher() if _matching is not None and not profile else None
-        self._published: set[tuple[str, int]] = set()
+        self._published: set[tuple[str | None, int]] = set()
         self._learning: list[_Bucket] = []  # published buckets still counting needles
+        self._capture: list[tuple[str, ...]] = [()] * len(self.rules)
+
+    def capture(self, names: list[tuple[str, ...]]) -> None:
+        """Per rule (index), the lower-case fields whose non-null values :meth:`match_texts`
+        returns for its hits."""
+        self._capture = list(names)
+        if self._native is not None and _matching is not None:
+            _matching.capture(self._native, self._capture)
+
+    def matched(self, view: dict[str, Any], index: int) -> str:
+        """The captured values of a hit of rule ``index`` on an event: JSON text."""
+        return orjson.dumps({f: view[f] for f in self._capture[index]
+                             if view.get(f) is not None}, default=str).decode()
 
     def _bucket(self, key: tuple[str | None, int | None], exact: bool) -> _Bucket:
         """The bucket of (lower-case channel, event id); ``exact``: the id is an int value."""
@@ -1014,24 +1027,29 @@ class Matcher:
                     out.append(index)
         return out
 
-    def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], dict[str, Any]]]:
+    def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], list[str]]]:
         """Match a batch of events given as flattened JSON texts (a ``fields`` column): for each
-        event that matches a rule, (its index, the rule indices, its :func:`fast_view`).
+        event that matches a rule, (its index, the rule indices, per rule the JSON text of the
+        values it captures (see :meth:`capture`)).
 
-        Natively when the module is built: only the events with a hit, a rule left unknown
-        there, or an unusual shape are decoded in Python; the result is the same as
+        Natively when the module is built: only the events that leave a rule undecided there or
+        have an unusual shape are decoded in Python; the result is the same as
         :meth:`match_view` over every event (tests compare them).
         """
         loads = orjson.loads
-        out: list[tuple[int, list[int], dict[str, Any]]] = []
+        matched = self.matched
+        out: list[tuple[int, list[int], list[str]]] = []
         if self._native is None or _matching is None:
             for i, text in enumerate(texts):
                 view = fast_view(loads(text)) if text else {}
                 hits = self.match_view(view)
                 if hits:
-                    out.append((i, hits, view))
+                    out.append((i, hits, [matched(view, h) for h in hits]))
             return out
-        for i, native_hits, unknown in _matching.run(self._native, texts):
+        for i, native_hits, unknown, captured in _matching.run(self._native, texts):
+            if captured is not None:
+                out.append((i, native_hits, captured))
+                continue
             text = texts[i]
             view = fast_view(loads(text)) if text else {}
             if native_hits is None:
@@ -1043,14 +1061,16 @@ class Matcher:
             else:
                 hits = native_hits
             if hits:
-                out.append((i, hits, view))
+                out.append((i, hits, [matched(view, h) for h in hits]))
         if self._learning:
             self._sync()
         return out
 
     def _undecided(self, view: dict[str, Any], slots: list[int]) -> list[int]:
         """The rules of ``slots`` (of the event's bucket) that match, evaluated in Python."""
-        bucket = self._buckets[(view["channel"], view["eventid"], True)]
+        channel, eid = view.get("channel"), view["eventid"]
+        bucket = (self._buckets[(channel, eid, True)] if channel is not None
+                  else self._shared[(None, eid, True)])
         ev = _Event(view)
         out: list[int] = []
         entries = bucket.entries
@@ -1061,14 +1081,17 @@ class Matcher:
         return out
 
     def _publish(self, view: dict[str, Any]) -> None:
-        """Give the bucket of an event matched in Python to the native matcher."""
+        """Give the bucket of an event matched in Python to the native matcher (events with
+        a str or no channel and an int event id)."""
         channel = view.get("channel")
         eid = view.get("eventid")
-        if type(channel) is not str or type(eid) is not int or eid not in _INT64:
+        if (channel is not None and type(channel) is not str) or type(eid) is not int \
+                or eid not in _INT64:
             return
         if (channel, eid) in self._published or len(self._published) >= 100_000:
             return
-        bucket = self._buckets.get((channel, eid, True))
+        bucket = (self._buckets.get((channel, eid, True)) if channel is not None
+                  else self._shared.get((None, eid, True)))
         if bucket is None or any(s is not None and s.automaton is None
                                  for s in (bucket.scanner, bucket.keywords)):
             return  # (native matching comes with the native automaton: never the latter)

@@ -1272,6 +1272,8 @@ struct NMatcher {
     std::vector<string_view> key_of_gid;
     std::unordered_map<std::string, PyObject*> buckets;  // channel \0 event id -> capsule
     int gid_channel = -1, gid_eventid = -1;
+    // per rule index: the fields whose values a detection keeps (key ids, and names as given)
+    std::vector<std::vector<std::pair<int, std::string>>> capture;
 
     ~NMatcher() {
         for (auto& [k, b] : buckets) Py_DECREF(b);
@@ -1557,6 +1559,7 @@ PyObject* nb_take(PyObject*, PyObject* capsule) {
     return out;
 }
 
+// (a Channel that is absent or null has the key of "\xff", which no UTF-8 text is)
 std::string bucket_key(string_view channel, int64_t eid) {
     std::string key(channel);
     key.push_back('\0');
@@ -1564,14 +1567,18 @@ std::string bucket_key(string_view channel, int64_t eid) {
     return key;
 }
 
-// register(matcher, channel: str, event_id: int, bucket): events with exactly this Channel
-// value and int EventID use the bucket
+// register(matcher, channel: str | None, event_id: int, bucket): events with exactly this
+// Channel value (None: absent or null) and int EventID use the bucket
 PyObject* nm_register(PyObject*, PyObject* args) {
     PyObject *mcap, *bcap;
     const char* channel = nullptr;
     Py_ssize_t size = 0;
     long long eid = 0;
-    if (!PyArg_ParseTuple(args, "Os#LO", &mcap, &channel, &size, &eid, &bcap)) return nullptr;
+    if (!PyArg_ParseTuple(args, "Oz#LO", &mcap, &channel, &size, &eid, &bcap)) return nullptr;
+    if (channel == nullptr) {
+        channel = "\xff";
+        size = 1;
+    }
     auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
     if (m == nullptr || PyCapsule_GetPointer(bcap, "dwell.nbucket") == nullptr) return nullptr;
     std::string key = bucket_key(string_view(channel, static_cast<size_t>(size)), eid);
@@ -1585,6 +1592,34 @@ PyObject* nm_register(PyObject*, PyObject* args) {
     } else {
         Py_DECREF(bcap);
     }
+    Py_RETURN_NONE;
+}
+
+// capture(matcher, names: list[tuple[str, ...]]): per rule index, the (lower-case) fields whose
+// values run() returns for a hit, as orjson.dumps({name: value}) of the non-null ones
+PyObject* nm_capture(PyObject*, PyObject* args) {
+    PyObject *mcap, *names;
+    if (!PyArg_ParseTuple(args, "OO!", &mcap, &PyList_Type, &names)) return nullptr;
+    auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
+    if (m == nullptr) return nullptr;
+    std::vector<std::vector<std::pair<int, std::string>>> capture;
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(names); ++r) {
+        PyObject* fast = PySequence_Fast(PyList_GET_ITEM(names, r), "a tuple of field names");
+        if (fast == nullptr) return nullptr;
+        std::vector<std::pair<int, std::string>> fields;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(fast); ++i) {
+            std::string name;
+            if (!utf8(PySequence_Fast_GET_ITEM(fast, i), name)) {
+                Py_DECREF(fast);
+                return nullptr;
+            }
+            int gid = m->key_id(name);
+            fields.emplace_back(gid, std::move(name));
+        }
+        Py_DECREF(fast);
+        capture.push_back(std::move(fields));
+    }
+    m->capture = std::move(capture);
     Py_RETURN_NONE;
 }
 
@@ -1872,7 +1907,7 @@ struct Member {
 
 // Matches one text; fills hits (rule indexes) and unknown (slots).
 Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
-                  std::vector<int>& unknown) {
+                  std::vector<int>& unknown, std::vector<std::string>& matched, bool& captured) {
     static char value_buffer[1 << 16];
     static char stack_buffer[1 << 14];
     static std::vector<char> text;
@@ -1883,6 +1918,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     static std::vector<int> slots;
     hits.clear();
     unknown.clear();
+    captured = false;
     if (size == 0 || std::memchr(data, '\0', size) != nullptr) return kPython;
     if (may_hold_surrogate(data, size)) return kPython;
     rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
@@ -1907,9 +1943,10 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         if (gid == m.gid_channel && channel == nullptr) channel = &mem.value;
         if (gid == m.gid_eventid && eid == nullptr) eid = &mem.value;
     }
-    if (channel == nullptr || !channel->IsString() || eid == nullptr || !eid->IsInt64())
+    if ((channel != nullptr && !channel->IsString()) || eid == nullptr || !eid->IsInt64())
         return kPython;
-    auto it = m.buckets.find(bucket_key(sv(*channel), eid->GetInt64()));
+    auto it = m.buckets.find(
+        bucket_key(channel != nullptr ? sv(*channel) : string_view("\xff"), eid->GetInt64()));
     if (it == m.buckets.end()) return kPython;
     auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(it->second, "dwell.nbucket"));
     size_t nslots = b->rule_of_slot.size();
@@ -1983,11 +2020,43 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         if (r == kT) hits.push_back(b->rule_of_slot[static_cast<size_t>(s)]);
         else if (r == kU) unknown.push_back(s);
     }
-    return hits.empty() && unknown.empty() ? kNothing : kFound;
+    if (hits.empty() && unknown.empty()) return kNothing;
+    if (unknown.empty()) {  // the captured values of each hit (else Python has the event)
+        captured = true;
+        matched.resize(hits.size());
+        for (size_t h = 0; h < hits.size() && captured; ++h) {
+            std::string& out = matched[h];
+            out.assign("{");
+            auto rule = static_cast<size_t>(hits[h]);
+            if (rule < m.capture.size()) {
+                for (auto& [gid, name] : m.capture[rule]) {
+                    const Value* value = nullptr;
+                    for (auto& mem : members)
+                        if (mem.gid == gid && !mem.value->IsNull()) {
+                            value = mem.value;
+                            break;
+                        }
+                    if (value == nullptr) continue;
+                    if (out.size() > 1) out.push_back(',');
+                    write_string(out, name);
+                    out.push_back(':');
+                    try {
+                        write_value(out, value, 0);
+                    } catch (const Bail&) {  // a float: orjson's repr, in Python
+                        captured = false;
+                        break;
+                    }
+                }
+            }
+            out.push_back('}');
+        }
+    }
+    return kFound;
 }
 
-// run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None), ...] for the
-// events that matched a rule, left a rule unknown, or take the Python path (None, None)
+// run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None, matched | None), ...]
+// for the events that matched a rule, left a rule unknown, or take the Python path (None...);
+// matched: per hit, its captured values as JSON text (None: Python builds them)
 PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "run(matcher, texts: list[str])");
@@ -1998,6 +2067,8 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     PyObject* out = PyList_New(0);
     if (out == nullptr) return nullptr;
     std::vector<int> hits, unknown;
+    static std::vector<std::string> matched;
+    bool captured = false;
     Py_ssize_t n = PyList_GET_SIZE(args[1]);
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* item = PyList_GET_ITEM(args[1], i);
@@ -2009,7 +2080,8 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
                 PyErr_Clear();
             } else {
                 try {
-                    outcome = match_one(*m, data, static_cast<size_t>(size), hits, unknown);
+                    outcome = match_one(*m, data, static_cast<size_t>(size), hits, unknown,
+                                        matched, captured);
                 } catch (const std::exception&) {
                     outcome = kPython;  // (e.g. bad_alloc) the Python path says what it is
                 }
@@ -2017,10 +2089,31 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         }
         if (outcome == kNothing) continue;
         PyObject* entry;
-        if (outcome == kPython)
-            entry = Py_BuildValue("(nOO)", i, Py_None, Py_None);
-        else
-            entry = Py_BuildValue("(nNN)", i, found_list(hits), found_list(unknown));
+        if (outcome == kPython) {
+            entry = Py_BuildValue("(nOOO)", i, Py_None, Py_None, Py_None);
+        } else {
+            PyObject* texts = Py_None;
+            if (captured) {
+                texts = PyList_New(static_cast<Py_ssize_t>(hits.size()));
+                for (size_t h = 0; texts != nullptr && h < hits.size(); ++h) {
+                    PyObject* t = PyUnicode_DecodeUTF8(matched[h].data(),
+                                                       static_cast<Py_ssize_t>(matched[h].size()),
+                                                       "strict");
+                    if (t == nullptr) {
+                        Py_CLEAR(texts);
+                        break;
+                    }
+                    PyList_SET_ITEM(texts, static_cast<Py_ssize_t>(h), t);
+                }
+                if (texts == nullptr) {
+                    Py_DECREF(out);
+                    return nullptr;
+                }
+            } else {
+                Py_INCREF(texts);
+            }
+            entry = Py_BuildValue("(nNNN)", i, found_list(hits), found_list(unknown), texts);
+        }
         if (entry == nullptr || PyList_Append(out, entry) < 0) {
             Py_XDECREF(entry);
             Py_DECREF(out);
@@ -2051,6 +2144,8 @@ PyMethodDef kMethods[] = {
      "set_bucket(bucket, scan, automaton, targets, always, rules, programs, learning)"},
     {"take_counts", nb_take, METH_O, "take_counts(bucket) -> (seen, counts), both reset"},
     {"register", nm_register, METH_VARARGS, "register(matcher, channel, event_id, bucket)"},
+    {"capture", nm_capture, METH_VARARGS,
+     "capture(matcher, names): per rule index, the fields a hit's matched values keep"},
     {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(nm_run)), METH_FASTCALL,
      "run(matcher, texts) -> [(index, hits | None, unknown | None), ...]"},
     {nullptr, nullptr, 0, nullptr},

@@ -50,8 +50,11 @@ class Matching:
         self.take_counts: Callable[[Any], tuple[int, list[int]]] = module.take_counts
         #: ``register(matcher, channel, event_id, bucket)``
         self.register: Callable[[Any, str, int, Any], None] = module.register
-        #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None)]
-        self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any]]] = module.run
+        #: ``capture(matcher, names)``: per rule index, the fields a hit keeps the values of
+        self.capture: Callable[[Any, list[tuple[str, ...]]], None] = module.capture
+        #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None,
+        #: matched values per hit as JSON texts | None)]
+        self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any, Any]]] = module.run
 
 
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
