@@ -804,6 +804,10 @@ bool append_value(std::string& buf, PyObject* v) {
 // and failure links.
 
 constexpr size_t kDenseCells = 1 << 16;  // at most 256 KiB of dense rows per automaton
+// An automaton of at most this many words scans by its words' first two bytes instead: a
+// bitmap test per position (no dependent loads), and the words starting with a pair that is
+// there are compared in place.
+constexpr size_t kFilterWords = 128;
 
 struct Automaton {
     unsigned char cls[256] = {};            // byte -> class (0: in no word)
@@ -825,6 +829,42 @@ struct Automaton {
     std::vector<uint32_t> stamp;            // per word: the call that last reported it
     uint32_t generation = 0;
     size_t words = 0;
+    // the pair filter (small automata): pair bitmap, and per pair / single byte its words
+    bool filtered = false;
+    std::vector<uint64_t> pairs;            // 65536 bits: (low[b0] << 8 | low[b1]) starts a word
+    std::unordered_map<unsigned, std::vector<int>> by_pair;
+    std::vector<int> by_byte[256];          // one-byte words
+    bool any_single = false;
+    std::vector<std::string> texts;         // the words (bytes)
+
+    void filter_scan(const char* text, size_t size, std::vector<int>& found) {
+        const auto* t = reinterpret_cast<const unsigned char*>(text);
+        const uint64_t* bits = pairs.data();
+        for (size_t i = 0; i < size; ++i) {
+            unsigned b0 = low[t[i]];
+            if (any_single && !by_byte[b0].empty())
+                for (int w : by_byte[b0]) hit(w, found);
+            if (i + 1 >= size) break;
+            unsigned key = b0 << 8 | low[t[i + 1]];
+            if (!(bits[key >> 6] >> (key & 63) & 1)) continue;
+            auto it = by_pair.find(key);
+            if (it == by_pair.end()) continue;
+            for (int w : it->second) {
+                const std::string& word = texts[static_cast<size_t>(w)];
+                if (size - i < word.size()) continue;
+                size_t k = 2;
+                while (k < word.size() && low[t[i + k]] == static_cast<unsigned char>(word[k])) ++k;
+                if (k == word.size()) hit(w, found);
+            }
+        }
+    }
+
+    void hit(int w, std::vector<int>& found) {
+        if (stamp[static_cast<size_t>(w)] != generation) {
+            stamp[static_cast<size_t>(w)] = generation;
+            found.push_back(w);
+        }
+    }
 
     int edge(int state, unsigned char b) const {  // the trie edge, or -1
         const unsigned char* bytes = edge_byte.data() + first[static_cast<size_t>(state)];
@@ -874,6 +914,10 @@ struct Automaton {
 
     // The words in one text (found in no text of this search before), appended to found.
     void scan(const char* text, size_t size, std::vector<int>& found) {
+        if (filtered) {
+            filter_scan(text, size, found);
+            return;
+        }
         int state = 0;
         const auto* bytes = reinterpret_cast<const unsigned char*>(text);
         const int* rows = table.data();
@@ -1004,6 +1048,28 @@ PyObject* automaton(PyObject*, PyObject* arg) {
             a->dict_link[static_cast<size_t>(t)] =
                 a->out_count[static_cast<size_t>(target)] ? target
                                                           : a->dict_link[static_cast<size_t>(target)];
+        }
+    }
+    if (static_cast<size_t>(n) <= kFilterWords) {
+        a->filtered = true;
+        a->pairs.assign(65536 / 64, 0);
+        a->texts.resize(static_cast<size_t>(n));
+        for (Py_ssize_t w = 0; w < n; ++w) {
+            Py_ssize_t len = 0;
+            const char* bytes = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(arg, w), &len);
+            std::string& word = a->texts[static_cast<size_t>(w)];
+            word.assign(bytes, static_cast<size_t>(len));  // (checked above)
+            for (char& c : word) c = static_cast<char>(a->low[static_cast<unsigned char>(c)]);
+            if (word.empty()) continue;
+            if (word.size() == 1) {
+                a->by_byte[static_cast<unsigned char>(word[0])].push_back(static_cast<int>(w));
+                a->any_single = true;
+                continue;
+            }
+            unsigned key = static_cast<unsigned>(static_cast<unsigned char>(word[0])) << 8 |
+                           static_cast<unsigned char>(word[1]);
+            a->pairs[key >> 6] |= uint64_t(1) << (key & 63);
+            a->by_pair[key].push_back(static_cast<int>(w));
         }
     }
     for (int& t : a->table)  // (every row is built: flag the targets that report words)
