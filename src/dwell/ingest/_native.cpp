@@ -1302,6 +1302,9 @@ struct NBucket {
     bool learning = false;           // count words found (once per event) and events seen
     std::vector<int64_t> counts;
     int64_t seen = 0;
+    // Outcomes by the values of `fields` (what the rules read): logs repeat themselves, and an
+    // event with the same values has the same matching rules. Keys are compared whole.
+    std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>> memo;
 
     NBucket() = default;
     NBucket(const NBucket&) = delete;
@@ -1325,11 +1328,61 @@ struct NBucket {
         std::swap(rule_of_slot, o.rule_of_slot);
         std::swap(programs, o.programs);
         std::swap(calls, o.calls);
+        std::swap(memo, o.memo);
         std::swap(learning, o.learning);
         std::swap(counts, o.counts);
         std::swap(seen, o.seen);
     }
 };
+
+constexpr size_t kMemoBytes = 64 << 20;
+
+// The memo key of an event: each bucket field's value, typed and length-prefixed; false for
+// values not keyed (objects, nested lists).
+bool memo_key(std::string& key, const std::vector<const Value*>& values) {
+    key.clear();
+    auto put = [&key](char tag, const void* data, size_t size) {
+        key.push_back(tag);
+        auto n = static_cast<uint32_t>(size);
+        key.append(reinterpret_cast<const char*>(&n), sizeof n);
+        key.append(static_cast<const char*>(data), size);
+    };
+    auto scalar = [&](const Value& v) {
+        if (v.IsNull()) {
+            key.push_back('n');
+        } else if (v.IsString()) {
+            put('s', v.GetString(), v.GetStringLength());
+        } else if (v.IsBool()) {
+            key.push_back(v.GetBool() ? 'T' : 'F');
+        } else if (v.IsInt64()) {
+            int64_t x = v.GetInt64();
+            put('i', &x, sizeof x);
+        } else if (v.IsUint64()) {
+            uint64_t x = v.GetUint64();
+            put('u', &x, sizeof x);
+        } else if (v.IsDouble()) {
+            double x = v.GetDouble();
+            put('d', &x, sizeof x);
+        } else {
+            return false;
+        }
+        return true;
+    };
+    for (const Value* v : values) {
+        if (v == nullptr) {
+            key.push_back('0');
+        } else if (v->IsArray()) {
+            uint32_t n = v->Size();
+            put('a', &n, 0);
+            key.append(reinterpret_cast<const char*>(&n), sizeof n);
+            for (auto& item : v->GetArray())
+                if (item.IsArray() || !scalar(item)) return false;
+        } else if (!scalar(*v)) {
+            return false;
+        }
+    }
+    return true;
+}
 
 struct NMatcher {
     std::deque<std::string> keys;                      // owns the views below
@@ -1338,6 +1391,7 @@ struct NMatcher {
     std::vector<string_view> key_of_gid;
     std::unordered_map<std::string, PyObject*> buckets;  // channel \0 event id -> capsule
     int gid_channel = -1, gid_eventid = -1;
+    size_t memo_bytes = 0;  // in all buckets' memos (none is added beyond kMemoBytes)
     // per rule index: the fields whose values a detection keeps (key ids, and names as given)
     std::vector<std::vector<std::pair<int, std::string>>> capture;
 
@@ -1982,6 +2036,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     static std::vector<int> found;
     static std::vector<uint8_t> marked;
     static std::vector<int> slots;
+    static std::string key;
     hits.clear();
     unknown.clear();
     captured = false;
@@ -2038,6 +2093,25 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         ev.raw_keys[static_cast<size_t>(f)] = mem.key;
     }
     // candidates: the slots of the needles found, and those always evaluated
+    // keyword needles first: an event where one is found is not memoised (a keyword test reads
+    // every field, the memo key only the bucket's fields)
+    found.clear();
+    if (b->keywords != nullptr) {
+        Automaton* a = get_automaton(b->keywords);
+        a->begin();
+        for (auto& mem : members)
+            if (!mem.value->IsNull() && !scan_texts(a, ev, *mem.value, found)) return kPython;
+        for (int& w : found) w += b->split;
+    }
+    bool memo = !b->learning && found.empty() && memo_key(key, ev.values);
+    if (memo) {
+        auto known = b->memo.find(key);
+        if (known != b->memo.end()) {
+            hits = known->second.first;
+            unknown = known->second.second;
+            goto decided;
+        }
+    }
     if (marked.size() < nslots) marked.resize(nslots, 0);
     slots.clear();
     for (int s : b->always)
@@ -2045,39 +2119,26 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
             marked[static_cast<size_t>(s)] = 1;
             slots.push_back(s);
         }
-    if (b->automaton != nullptr || b->keywords != nullptr) {
-        found.clear();
-        bool ok = true;
-        if (b->automaton != nullptr) {
-            Automaton* a = get_automaton(b->automaton);
-            a->begin();
-            for (int f : b->scan) {
-                const Value* v = ev.values[static_cast<size_t>(f)];
-                if (v != nullptr && !(ok = scan_texts(a, ev, *v, found))) break;
+    if (b->automaton != nullptr) {
+        Automaton* a = get_automaton(b->automaton);
+        a->begin();
+        for (int f : b->scan) {
+            const Value* v = ev.values[static_cast<size_t>(f)];
+            if (v != nullptr && !scan_texts(a, ev, *v, found)) {
+                for (int s : slots) marked[static_cast<size_t>(s)] = 0;
+                return kPython;
             }
         }
-        if (ok && b->keywords != nullptr) {
-            Automaton* a = get_automaton(b->keywords);
-            a->begin();
-            size_t mark = found.size();
-            for (auto& mem : members)
-                if (!mem.value->IsNull() && !(ok = scan_texts(a, ev, *mem.value, found))) break;
-            for (size_t k = mark; k < found.size(); ++k) found[k] += b->split;
-        }
-        if (!ok) {
-            for (int s : slots) marked[static_cast<size_t>(s)] = 0;
-            return kPython;
-        }
-        for (int w : found) {
-            for (int s : b->targets[static_cast<size_t>(w)])
-                if (!marked[static_cast<size_t>(s)]) {
-                    marked[static_cast<size_t>(s)] = 1;
-                    slots.push_back(s);
-                }
-            if (b->learning) ++b->counts[static_cast<size_t>(w)];
-        }
-        if (b->learning) ++b->seen;
     }
+    for (int w : found) {
+        for (int s : b->targets[static_cast<size_t>(w)])
+            if (!marked[static_cast<size_t>(s)]) {
+                marked[static_cast<size_t>(s)] = 1;
+                slots.push_back(s);
+            }
+        if (b->learning) ++b->counts[static_cast<size_t>(w)];
+    }
+    if (b->learning && (b->automaton != nullptr || b->keywords != nullptr)) ++b->seen;
     std::sort(slots.begin(), slots.end());
     for (int s : slots) {
         marked[static_cast<size_t>(s)] = 0;
@@ -2086,6 +2147,14 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         if (r == kT) hits.push_back(b->rule_of_slot[static_cast<size_t>(s)]);
         else if (r == kU) unknown.push_back(s);
     }
+    if (memo) {
+        size_t bytes = key.size() + 64 + 4 * (hits.size() + unknown.size());
+        if (m.memo_bytes + bytes <= kMemoBytes) {
+            b->memo.emplace(key, std::make_pair(hits, unknown));
+            m.memo_bytes += bytes;
+        }
+    }
+decided:
     if (hits.empty() && unknown.empty()) return kNothing;
     if (unknown.empty()) {  // the captured values of each hit (else Python has the event)
         captured = true;
