@@ -70,9 +70,13 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
     ui.print(f"hunted {summary.events:,} events with {summary.rules} rules in "
              f"{summary.seconds:.1f} s ({rate:,.0f} events/s): {summary.detections:,} "
              "detections", markup=False)
-    table = read_detections(args.case)
-    ids = pa.array(sorted({r.id for r in ruleset.rules}), pa.string())
-    mine = table.filter(pc.is_in(table.column("rule_id"), value_set=ids))
+    # this hunt's detections are in memory; the case's others (earlier hunts) on disk
+    mine = summary.table
+    table = mine if mine is not None and not summary.other_detections else None
+    if mine is None or table is None:
+        table = read_detections(args.case)
+        ids = pa.array(sorted({r.id for r in ruleset.rules}), pa.string())
+        mine = table.filter(pc.is_in(table.column("rule_id"), value_set=ids))
     _print_summary(ui, mine)
     if args.profile:
         slow = Table(title="slowest rules", box=None)
@@ -83,7 +87,9 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
                          f"{stat.seconds:.3f}")
         ui.print(slow)
     if args.jsonl:
-        _write_jsonl(args.jsonl, mine.to_pylist())
+        _write_jsonl(args.jsonl, mine.sort_by([(k, "ascending") for k in
+                                               ("timestamp", "rule_id", "source_file",
+                                                "record_id")]).to_pylist())
         ui.info(f"wrote {mine.num_rows} detections to {args.jsonl}")
     run_args = {k: v for k, v in vars(args).items() if k != "handler"}
     rules_info = {

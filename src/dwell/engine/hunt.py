@@ -76,6 +76,10 @@ class HuntSummary:
     retro_events: int = 0
     seconds: float = 0.0
     stats: dict[str, RuleStat] = field(default_factory=dict)
+    #: the detections stored (of this hunt's rules), unordered
+    table: pa.Table | None = None
+    #: detections of other rules the case holds (from earlier hunts)
+    other_detections: int = 0
 
     def slowest(self, n: int = 10) -> list[RuleStat]:
         return sorted(self.stats.values(), key=lambda s: -s.seconds)[:n]
@@ -139,10 +143,10 @@ class _Detector:
         self.rows: list[tuple[Any, ...]] = []
         self.events = 0
 
-    def batch(self, batch: pa.RecordBatch, texts: list[str | None]) -> None:
-        """Match the events of one batch (row ``i`` of ``batch`` has ``fields`` ``texts[i]``)."""
-        self.events += len(texts)
-        found = self.matcher.match_texts(texts)
+    def batch(self, batch: pa.RecordBatch, fields: pa.Array) -> None:
+        """Match the events of one batch (``fields``: its ``fields`` column)."""
+        self.events += len(fields)
+        found = self.matcher.match_column(fields)
         if not found:
             return
         rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _, _ in found]))
@@ -174,7 +178,7 @@ class HuntSink:
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._writer.write(batch)
-        self._detector.batch(batch, batch.column("fields").to_pylist())
+        self._detector.batch(batch, batch.column("fields"))
 
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()
@@ -314,7 +318,7 @@ def _retro_part(
             query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
             reader = db.sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
             for batch in reader:
-                detector.batch(batch, batch.column(len(_ROW_COLUMNS)).to_pylist())
+                detector.batch(batch, batch.column(len(_ROW_COLUMNS)))
     finally:
         db.close()
     return detector.rows, detector.events, detector.stats()
@@ -419,14 +423,30 @@ def _dedupe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+#: Detection columns that are the rule's (rule_id first): built once per rule, then taken.
+_RULE_COLUMNS = 7
+
+
 def _store(case: Path, ruleset: RuleSet, rows: list[tuple[Any, ...]],
            summary: HuntSummary) -> None:
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(DETECTION_SCHEMA)
-    table = pa.Table.from_arrays(
-        [pa.array(values, type=f.type) for values, f in zip(columns, DETECTION_SCHEMA,
-                                                             strict=True)],
-        schema=DETECTION_SCHEMA,
-    )
+    slot: dict[str, int] = {}  # rule id -> its index among the distinct rules
+    heads: list[tuple[Any, ...]] = []
+    index: list[int] = []
+    for row in rows:
+        i = slot.get(row[0])
+        if i is None:
+            i = slot[row[0]] = len(heads)
+            heads.append(row[:_RULE_COLUMNS])
+        index.append(i)
+    take = pa.array(index, type=pa.int32())
+    schema = DETECTION_SCHEMA
+    arrays = [pa.array([h[k] for h in heads], type=schema.field(k).type).take(take)
+              for k in range(_RULE_COLUMNS)]
+    arrays += [pa.array(columns[k], type=schema.field(k).type)
+               for k in range(_RULE_COLUMNS, len(schema))]
+    table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
+    summary.table = table
     ids = pa.table({"id": pa.array([r.id for r in ruleset.rules], type=pa.string())})
     stats = list(summary.stats.values())
     rule_table = pa.table({
@@ -447,6 +467,9 @@ def _store(case: Path, ruleset: RuleSet, rows: list[tuple[Any, ...]],
         db.register("_rules", rule_table)
         db.execute("BEGIN TRANSACTION")
         try:
+            found = db.execute("SELECT count(*) FROM detections WHERE rule_id NOT IN "
+                               "(SELECT id FROM _ids)").fetchall()
+            summary.other_detections = int(found[0][0]) if found else 0
             db.execute("DELETE FROM detections WHERE rule_id IN (SELECT id FROM _ids)")
             db.execute("DELETE FROM hunt_rules WHERE rule_id IN (SELECT id FROM _ids)")
             db.execute("INSERT INTO detections SELECT * FROM _new")

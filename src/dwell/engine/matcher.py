@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import ahocorasick
 import orjson
+import pyarrow as pa
 
 try:  # the Rust automaton reports all matches in one call (much faster); optional
     import ahocorasick_rs
@@ -54,7 +55,7 @@ from dwell.ingest.native import matching as _matching
 from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from dwell.rules import CompiledRule, RuleSet
     from dwell.rules.logsource import Target
@@ -904,14 +905,31 @@ class _Bucket:
         self.choose(score, scan_all=False)
 
 
+class _Lazy:
+    """Items of an Arrow array as Python objects, made on access (few are needed)."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: pa.Array) -> None:
+        self._array = array
+
+    def __getitem__(self, i: int) -> Any:
+        return self._array[i].as_py()
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+
 class Matcher:
     """Match events against the detection rules of a rule set (fast path).
 
-    ``learn``: events per bucket to count needle frequencies on before choosing (0: never).
+    ``learn``: events per bucket to count needle frequencies on before choosing (0: never;
+    None: :data:`LEARN_EVENTS` in Python, never natively, where an evaluation costs less than
+    choosing again: measured 2.50 against 2.77 s on 400k stored events).
     """
 
     def __init__(self, ruleset: RuleSet | list[CompiledRule], *, profile: bool = False,
-                 learn: int = LEARN_EVENTS) -> None:
+                 learn: int | None = None) -> None:
         rules = ruleset if isinstance(ruleset, list) else ruleset.rules
         self.rules = [r for r in rules if r.correlation is None]
         self._compiled = [[_Compiled(t, c) for t, c in rule.targets] for rule in self.rules]
@@ -923,12 +941,13 @@ class Matcher:
         # (raw channel, event id, True) -> bucket, for events with a str channel and int id
         self._buckets: dict[tuple[Any, Any, bool], _Bucket] = {}
         self._shared: dict[tuple[str | None, int | None, bool], _Bucket] = {}
-        self._learn = learn
         self.profile = profile
         self.seconds: list[float] = [0.0] * len(self.rules)
         self.evaluations: list[int] = [0] * len(self.rules)
         # native matching of event texts (not when profiling: it times rules one by one)
         self._native: Any = _matching.matcher() if _matching is not None and not profile else None
+        self._learn = learn if learn is not None else 0 if self._native is not None \
+            else LEARN_EVENTS
         self._published: set[tuple[str | None, int]] = set()
         self._learning: list[_Bucket] = []  # published buckets still counting needles
         self._capture: list[tuple[str, ...]] = [()] * len(self.rules)
@@ -1027,6 +1046,17 @@ class Matcher:
                     out.append(index)
         return out
 
+    def match_column(self, column: pa.Array) -> list[tuple[int, list[int], list[str]]]:
+        """:meth:`match_texts` over an Arrow string array (natively from its buffers)."""
+        if self._native is None or _matching is None or column.type != pa.string():
+            return self.match_texts(column.to_pylist())
+        validity, offsets, data = column.buffers()
+        if offsets is None or data is None:  # (an empty or all-null array)
+            return self.match_texts(column.to_pylist())
+        found = _matching.run_arrow(self._native, offsets, data, validity, column.offset,
+                                    len(column))
+        return self._finish(found, _Lazy(column))
+
     def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], list[str]]]:
         """Match a batch of events given as flattened JSON texts (a ``fields`` column): for each
         event that matches a rule, (its index, the rule indices, per rule the JSON text of the
@@ -1046,7 +1076,15 @@ class Matcher:
                 if hits:
                     out.append((i, hits, [matched(view, h) for h in hits]))
             return out
-        for i, native_hits, unknown, captured in _matching.run(self._native, texts):
+        return self._finish(_matching.run(self._native, texts), texts)
+
+    def _finish(self, found: list[tuple[int, Any, Any, Any]],
+                texts: Sequence[Any]) -> list[tuple[int, list[int], list[str]]]:
+        """The native results completed in Python (events it left, rules it left unknown)."""
+        loads = orjson.loads
+        matched = self.matched
+        out: list[tuple[int, list[int], list[str]]] = []
+        for i, native_hits, unknown, captured in found:
             if captured is not None:
                 out.append((i, native_hits, captured))
                 continue

@@ -2192,6 +2192,52 @@ decided:
 // run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None, matched | None), ...]
 // for the events that matched a rule, left a rule unknown, or take the Python path (None...);
 // matched: per hit, its captured values as JSON text (None: Python builds them)
+// One result entry (see run()); false with a Python error set.
+bool add_entry(PyObject* out, Py_ssize_t i, Outcome outcome, const std::vector<int>& hits,
+               const std::vector<int>& unknown, const std::vector<std::string>& matched,
+               bool captured) {
+    PyObject* entry;
+    if (outcome == kPython) {
+        entry = Py_BuildValue("(nOOO)", i, Py_None, Py_None, Py_None);
+    } else {
+        PyObject* texts = Py_None;
+        if (captured) {
+            texts = PyList_New(static_cast<Py_ssize_t>(hits.size()));
+            for (size_t h = 0; texts != nullptr && h < hits.size(); ++h) {
+                PyObject* t = PyUnicode_DecodeUTF8(matched[h].data(),
+                                                   static_cast<Py_ssize_t>(matched[h].size()),
+                                                   "strict");
+                if (t == nullptr) {
+                    Py_CLEAR(texts);
+                    break;
+                }
+                PyList_SET_ITEM(texts, static_cast<Py_ssize_t>(h), t);
+            }
+            if (texts == nullptr) return false;
+        } else {
+            Py_INCREF(texts);
+        }
+        entry = Py_BuildValue("(nNNN)", i, found_list(hits), found_list(unknown), texts);
+    }
+    if (entry == nullptr) return false;
+    int failed = PyList_Append(out, entry);
+    Py_DECREF(entry);
+    return failed == 0;
+}
+
+Outcome match_guarded(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
+                      std::vector<int>& unknown, std::vector<std::string>& matched,
+                      bool& captured) {
+    try {
+        return match_one(m, data, size, hits, unknown, matched, captured);
+    } catch (const std::exception&) {
+        return kPython;  // (e.g. bad_alloc) the Python path says what it is
+    }
+}
+
+// run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None, matched | None), ...]
+// for the events that matched a rule, left a rule unknown, or take the Python path (None...);
+// matched: per hit, its captured values as JSON text (None: Python builds them)
 PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "run(matcher, texts: list[str])");
@@ -2211,51 +2257,83 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         if (PyUnicode_Check(item)) {
             Py_ssize_t size = 0;
             const char* data = PyUnicode_AsUTF8AndSize(item, &size);
-            if (data == nullptr) {
+            if (data == nullptr)
                 PyErr_Clear();
-            } else {
-                try {
-                    outcome = match_one(*m, data, static_cast<size_t>(size), hits, unknown,
+            else
+                outcome = match_guarded(*m, data, static_cast<size_t>(size), hits, unknown,
                                         matched, captured);
-                } catch (const std::exception&) {
-                    outcome = kPython;  // (e.g. bad_alloc) the Python path says what it is
-                }
-            }
         }
         if (outcome == kNothing) continue;
-        PyObject* entry;
-        if (outcome == kPython) {
-            entry = Py_BuildValue("(nOOO)", i, Py_None, Py_None, Py_None);
-        } else {
-            PyObject* texts = Py_None;
-            if (captured) {
-                texts = PyList_New(static_cast<Py_ssize_t>(hits.size()));
-                for (size_t h = 0; texts != nullptr && h < hits.size(); ++h) {
-                    PyObject* t = PyUnicode_DecodeUTF8(matched[h].data(),
-                                                       static_cast<Py_ssize_t>(matched[h].size()),
-                                                       "strict");
-                    if (t == nullptr) {
-                        Py_CLEAR(texts);
-                        break;
-                    }
-                    PyList_SET_ITEM(texts, static_cast<Py_ssize_t>(h), t);
-                }
-                if (texts == nullptr) {
-                    Py_DECREF(out);
-                    return nullptr;
-                }
-            } else {
-                Py_INCREF(texts);
-            }
-            entry = Py_BuildValue("(nNNN)", i, found_list(hits), found_list(unknown), texts);
-        }
-        if (entry == nullptr || PyList_Append(out, entry) < 0) {
-            Py_XDECREF(entry);
+        if (!add_entry(out, i, outcome, hits, unknown, matched, captured)) {
             Py_DECREF(out);
             return nullptr;
         }
-        Py_DECREF(entry);
     }
+    return out;
+}
+
+// run_arrow(matcher, offsets, data, validity | None, offset: int, length: int) -> as run(), over
+// an Arrow string array given by its buffers (int32 offsets; validity: its bitmap or None):
+// no Python str is made for the events that need nothing
+PyObject* nm_run_arrow(PyObject*, PyObject* args) {
+    PyObject *mcap, *offsets_obj, *data_obj, *validity_obj;
+    Py_ssize_t offset = 0, length = 0;
+    if (!PyArg_ParseTuple(args, "OOOOnn", &mcap, &offsets_obj, &data_obj, &validity_obj, &offset,
+                          &length))
+        return nullptr;
+    auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
+    if (m == nullptr) return nullptr;
+    Py_buffer offs{}, data{}, valid{};
+    bool has_valid = validity_obj != Py_None;
+    if (PyObject_GetBuffer(offsets_obj, &offs, PyBUF_SIMPLE) < 0) return nullptr;
+    if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&offs);
+        return nullptr;
+    }
+    if (has_valid && PyObject_GetBuffer(validity_obj, &valid, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&offs);
+        PyBuffer_Release(&data);
+        return nullptr;
+    }
+    auto release = [&]() {
+        PyBuffer_Release(&offs);
+        PyBuffer_Release(&data);
+        if (has_valid) PyBuffer_Release(&valid);
+    };
+    auto count = static_cast<size_t>(offs.len) / sizeof(int32_t);
+    if (offset < 0 || length < 0 || static_cast<size_t>(offset + length) + 1 > count ||
+        (has_valid && static_cast<size_t>(valid.len) * 8 < static_cast<size_t>(offset + length))) {
+        release();
+        PyErr_SetString(PyExc_ValueError, "run_arrow: buffers too short for the array");
+        return nullptr;
+    }
+    const auto* off = static_cast<const int32_t*>(offs.buf);
+    const auto* bytes = static_cast<const char*>(data.buf);
+    const auto* bits = static_cast<const uint8_t*>(has_valid ? valid.buf : nullptr);
+    PyObject* out = PyList_New(0);
+    if (out == nullptr) {
+        release();
+        return nullptr;
+    }
+    std::vector<int> hits, unknown;
+    static std::vector<std::string> matched;
+    bool captured = false;
+    for (Py_ssize_t i = 0; i < length; ++i) {
+        auto at = static_cast<size_t>(offset + i);
+        Outcome outcome = kPython;
+        int32_t from = off[at], to = off[at + 1];
+        bool valid_row = bits == nullptr || (bits[at >> 3] >> (at & 7) & 1);
+        if (valid_row && from >= 0 && to >= from && static_cast<Py_ssize_t>(to) <= data.len)
+            outcome = match_guarded(*m, bytes + from, static_cast<size_t>(to - from), hits,
+                                    unknown, matched, captured);
+        if (outcome == kNothing) continue;
+        if (!add_entry(out, i, outcome, hits, unknown, matched, captured)) {
+            Py_DECREF(out);
+            release();
+            return nullptr;
+        }
+    }
+    release();
     return out;
 }
 
@@ -2281,6 +2359,8 @@ PyMethodDef kMethods[] = {
     {"register", nm_register, METH_VARARGS, "register(matcher, channel, event_id, bucket)"},
     {"capture", nm_capture, METH_VARARGS,
      "capture(matcher, names): per rule index, the fields a hit's matched values keep"},
+    {"run_arrow", nm_run_arrow, METH_VARARGS,
+     "run_arrow(matcher, offsets, data, validity, offset, length) -> as run()"},
     {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(nm_run)), METH_FASTCALL,
      "run(matcher, texts) -> [(index, hits | None, unknown | None), ...]"},
     {nullptr, nullptr, 0, nullptr},

@@ -55,6 +55,9 @@ class Matching:
         #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None,
         #: matched values per hit as JSON texts | None)]
         self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any, Any]]] = module.run
+        #: ``run_arrow(matcher, offsets, data, validity, offset, length)``: ``run`` over the
+        #: buffers of an Arrow string array
+        self.run_arrow: Callable[..., list[tuple[int, Any, Any, Any]]] = module.run_arrow
 
 
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
