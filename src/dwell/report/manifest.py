@@ -93,10 +93,13 @@ def _case_facts(case_dir: str) -> dict[str, Any]:
             'SELECT file, record, line, "offset", reason FROM warnings '
             "ORDER BY file, record, line").fetchall()
         events = reader.sql("SELECT count(*) FROM events").fetchall()
-    keys = ("path", "sha256", "size", "format", "records", "warnings", "first", "last")
+    # (one per source file, tens of thousands: the columns' types are known, no generic walk)
     return {
         "events": int(events[0][0]) if events else 0,
-        "sources": [_json_safe(dict(zip(keys, row, strict=True))) for row in sources],
+        "sources": [{"path": _json_safe(path), "sha256": sha, "size": size, "format": fmt,
+                     "records": records, "warnings": warned, "first": iso_utc(first),
+                     "last": iso_utc(last)}
+                    for path, sha, size, fmt, records, warned, first, last in sources],
         "warnings": {
             "count": len(warnings),
             "list": [_json_safe(dict(zip(("file", "record", "line", "offset", "reason"), row,
