@@ -12,7 +12,6 @@ import functools
 import multiprocessing
 import os
 import pickle
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dwell.engine.correlation import correlate
 from dwell.engine.matcher import Matcher
@@ -87,18 +87,30 @@ class HuntSummary:
 
 # --- the per-process matcher, built from a pickled rule list ------------------------------
 
-_MATCHERS: dict[str, tuple[Matcher, dict[str, tuple[str, ...]]]] = {}
+_TS = DETECTION_SCHEMA.get_field_index("timestamp")
+#: Detection columns that are the rule's (DETECTION_SCHEMA order, rule_id first).
+_RULE_COLUMNS = ("rule_id", "title", "level", "status", "tags", "rule_file", "rule_sha256")
+
+
+def _rule_columns(rules: list[CompiledRule]) -> pa.RecordBatch:
+    """The rule columns of detections, one row per rule (by index)."""
+    schema = DETECTION_SCHEMA
+    values = [[r.id for r in rules], [r.title for r in rules], [r.level for r in rules],
+              [r.status for r in rules], [list(r.tags) for r in rules],
+              [r.path for r in rules], [r.sha256 for r in rules]]
+    return pa.record_batch([pa.array(v, type=schema.field(name).type)
+                            for v, name in zip(values, _RULE_COLUMNS, strict=True)],
+                           names=list(_RULE_COLUMNS))
+
+_MATCHERS: dict[str, tuple[Matcher, pa.RecordBatch]] = {}
 #: Rule lists of the sessions of this process, by rules file: forked workers inherit them and
 #: need not unpickle the file (which takes seconds for a few thousand rules).
 _RULES: dict[str, list[CompiledRule]] = {}
 
 
-def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, dict[str, tuple[str, ...]]]:
-    """The matcher of a pickled rule list, and the fields each rule's detections keep.
-
-    The captured fields come from the whole list: correlation rules (which the matcher does
-    not hold) add their group-by fields to the rules they reference.
-    """
+def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, pa.RecordBatch]:
+    """The matcher of a pickled rule list (capturing the fields each rule's detections keep:
+    see :func:`_capture_fields`), and the rule columns of its detections (by rule index)."""
     key = f"{rules_file}:{profile}"
     found = _MATCHERS.get(key)
     if found is None:
@@ -108,13 +120,15 @@ def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, dict[str, tuple[s
                 rules = pickle.load(fh)
         matcher, capture = Matcher(rules, profile=profile), _capture_fields(rules)
         matcher.capture([capture.get(rule.id, ()) for rule in matcher.rules])
-        found = (matcher, capture)
+        found = (matcher, _rule_columns(matcher.rules))
         _MATCHERS[key] = found
     return found
 
 
 def _capture_fields(rules: Sequence[CompiledRule]) -> dict[str, tuple[str, ...]]:
-    """Per rule id: the (lower-case) field names whose values a detection keeps."""
+    """Per rule id: the (lower-case) field names whose values a detection keeps. Correlation
+    rules (which the matcher does not hold) add their group-by fields to the rules they read.
+    """
     extra: dict[str, set[str]] = {}
     for rule in rules:
         if rule.correlation is None:
@@ -136,11 +150,11 @@ def _capture_fields(rules: Sequence[CompiledRule]) -> dict[str, tuple[str, ...]]
 
 
 class _Detector:
-    """Turns matcher hits on rows into detection tuples (DETECTION_COLUMNS order)."""
+    """Turns matcher hits on record batches into detection batches (DETECTION_SCHEMA)."""
 
     def __init__(self, rules_file: str, profile: bool) -> None:
-        self.matcher, self.capture = _matcher(rules_file, profile)
-        self.rows: list[tuple[Any, ...]] = []
+        self.matcher, self._heads = _matcher(rules_file, profile)
+        self.batches: list[pa.RecordBatch] = []
         self.events = 0
 
     def batch(self, batch: pa.RecordBatch, fields: pa.Array) -> None:
@@ -149,18 +163,24 @@ class _Detector:
         found = self.matcher.match_column(fields)
         if not found:
             return
-        rows = batch.select(list(_ROW_COLUMNS)).take(pa.array([i for i, _, _ in found]))
-        # timestamps as epoch ns: a datetime cannot hold EVTX's 100 ns ticks (to_pylist raises)
-        rows = rows.set_column(0, "timestamp", rows.column(0).cast(pa.int64()))
-        columns = [column.to_pylist() for column in rows.columns]
-        rules = self.matcher.rules
-        keep = self.rows.append
-        for n, (_, hits, matched) in enumerate(found):
-            meta = [column[n] for column in columns]
-            for index, values in zip(hits, matched, strict=True):
-                rule = rules[index]
-                keep((rule.id, rule.title, rule.level, rule.status, list(rule.tags), rule.path,
-                      rule.sha256, *meta, values, None))
+        rows: list[int] = []
+        rules: list[int] = []
+        matched: list[str] = []
+        for i, hits, values in found:
+            rows.extend([i] * len(hits))
+            rules.extend(hits)
+            matched.extend(values)
+        events = batch.select(list(_ROW_COLUMNS)).take(pa.array(rows, type=pa.int32()))
+        heads = self._heads.take(pa.array(rules, type=pa.int32()))
+        schema = DETECTION_SCHEMA
+        arrays = [*heads.columns,
+                  *[column.cast(schema.field(name).type)
+                    for name, column in zip(_ROW_COLUMNS, events.columns, strict=True)],
+                  pa.array(matched, type=pa.string()), pa.nulls(len(rules), pa.string())]
+        self.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(self.batches, schema=DETECTION_SCHEMA)
 
     def stats(self) -> list[tuple[str, float, int]]:
         m = self.matcher
@@ -182,7 +202,7 @@ class HuntSink:
 
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()
-        self.extras = {"detections": self._detector.rows, "events": self._detector.events,
+        self.extras = {"detections": self._detector.table(), "events": self._detector.events,
                        "stats": self._detector.stats()}
         return parts
 
@@ -206,8 +226,7 @@ class HuntSession:
         if multiprocessing.get_start_method() != "fork":  # workers cannot inherit _RULES
             with open(self.rules_file, "wb") as fh:
                 pickle.dump(ruleset.rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self.rows: list[tuple[Any, ...]] = []
-        self._canon: dict[str, tuple[Any, ...]] = {}
+        self.tables: list[pa.Table] = []  # detections found so far
         self.hunted: set[str] = set()  # sources matched while ingesting
         self.hunted_parts: set[str] = set()  # their parts' keys (the ingest group keys)
         self.events = 0
@@ -220,26 +239,14 @@ class HuntSession:
     def on_group(self, group: GroupResult) -> None:
         if not group.parts and not any(r.summary for r in group.sources):
             return
-        self.add_rows(group.extras.get("detections", []))  # type: ignore[arg-type]
+        found = group.extras.get("detections")
+        if isinstance(found, pa.Table) and found.num_rows:
+            self.tables.append(found)
         self.events += int(group.extras.get("events", 0))  # type: ignore[call-overload]
         self.add_stats(group.extras.get("stats", []))  # type: ignore[arg-type]
         self.hunted.update(r.summary.sha256 for r in group.sources if r.summary is not None)
         if group.parts:  # every row of a group's parts went through its HuntSink
             self.hunted_parts.add(group.key)
-
-    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        """Keep detection rows, sharing equal strings (a worker's rows arrive as new objects):
-        rule metadata by rule id, host/user/channel/source names interned."""
-        canon = self._canon
-        intern = sys.intern
-        keep = self.rows.append
-        for row in rows:
-            head = canon.get(row[0])
-            if head is None:
-                head = canon[row[0]] = row[:7]
-            keep((*head, row[7], *[intern(x) if type(x) is str else x for x in row[8:12]],
-                  row[12], row[13], *[intern(x) if type(x) is str else x for x in row[14:16]],
-                  *row[16:]))
 
     def add_stats(self, items: list[tuple[str, float, int]]) -> None:
         for rid, secs, evals in items:
@@ -306,7 +313,7 @@ def _chunks(parts: list[tuple[str, int]], n: int) -> list[list[str]]:
 
 def _retro_part(
     parts: list[str], rules_file: str, profile: bool, where: str, params: list[Any]
-) -> tuple[list[tuple[Any, ...]], int, list[tuple[str, float, int]]]:
+) -> tuple[pa.Table, int, list[tuple[str, float, int]]]:
     """Match the prefiltered rows of some part files; only their ``fields`` are decoded."""
     detector = _Detector(rules_file, profile)
     db = duckdb.connect()
@@ -321,7 +328,7 @@ def _retro_part(
                 detector.batch(batch, batch.column(len(_ROW_COLUMNS)))
     finally:
         db.close()
-    return detector.rows, detector.events, detector.stats()
+    return detector.table(), detector.events, detector.stats()
 
 
 # --- the hunt ---------------------------------------------------------------------------------
@@ -381,8 +388,9 @@ def _hunt_case(
             pool = ProcessPoolExecutor(max_workers=workers)
             results = pool.map(call, chunks)
         try:
-            for done, (part_rows, events, part_stats) in enumerate(results, 1):
-                run.add_rows(part_rows)
+            for done, (part_table, events, part_stats) in enumerate(results, 1):
+                if part_table.num_rows:
+                    run.tables.append(part_table)
                 summary.retro_events += events
                 run.add_stats(part_stats)
                 if progress is not None:
@@ -391,61 +399,70 @@ def _hunt_case(
             if pool is not None:
                 pool.shutdown()
         stats = run.stats
-        rows = list(run.rows)
+        tables = list(run.tables)
     finally:
         if own:
             run.close()
-    rows.extend(correlate(ruleset.rules, rows))
-    emit = {r.id for r in ruleset.rules if r.emit}
-    rows = _dedupe([r for r in rows if r[0] in emit])
+    table = pa.concat_tables([DETECTION_SCHEMA.empty_table(), *tables])
+    table = pa.concat_tables([table, _correlations(ruleset.rules, table)])
+    emit = pa.array(sorted({r.id for r in ruleset.rules if r.emit}), type=pa.string())
+    table = _dedupe(table.filter(pc.is_in(table.column("rule_id"), value_set=emit)))
     summary.events = summary.cold_events + summary.retro_events
-    summary.detections = len(rows)
-    hits: dict[str, int] = {}
-    for row in rows:
-        hits[row[0]] = hits.get(row[0], 0) + 1
+    summary.detections = table.num_rows
+    hits = {rid: n for rid, n in _count_by(table, "rule_id")}
     for rule in ruleset.rules:
         secs, evals = stats.get(rule.id, [0.0, 0])
         summary.stats[rule.id] = RuleStat(rule.id, rule.title, rule.level, hits.get(rule.id, 0),
                                           int(evals), float(secs))
-    _store(case, ruleset, rows, summary)
+    _store(case, ruleset, table, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _dedupe(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    seen: set[tuple[Any, ...]] = set()
-    out: list[tuple[Any, ...]] = []
-    for row in rows:
-        key = (row[0], row[15], row[16], row[18], row[13])
-        if key not in seen:
-            seen.add(key)
-            out.append(row)
-    return out
+def _count_by(table: pa.Table, key: str) -> list[tuple[Any, int]]:
+    grouped = table.group_by(key).aggregate([(key, "count")])
+    return list(zip(grouped.column(key).to_pylist(), grouped.column(f"{key}_count").to_pylist(),
+                    strict=True))
 
 
-#: Detection columns that are the rule's (rule_id first): built once per rule, then taken.
-_RULE_COLUMNS = 7
+def _correlations(rules: Sequence[CompiledRule], table: pa.Table) -> pa.Table:
+    """Detections of the correlation rules, from the detections of the rules they read."""
+    refs = sorted({ref for r in rules if r.correlation is not None for ref in r.correlation.rules})
+    if not refs:
+        return DETECTION_SCHEMA.empty_table()
+    inputs = table.filter(pc.is_in(table.column("rule_id"), value_set=pa.array(refs)))
+    # timestamps as epoch ns: a datetime cannot hold EVTX's 100 ns ticks (to_pylist raises)
+    inputs = inputs.set_column(_TS, "timestamp", inputs.column(_TS).cast(pa.int64()))
+    rows = list(zip(*[column.to_pylist() for column in inputs.columns], strict=True))
+    return _rows_table(correlate(rules, rows) if rows else [])
 
 
-def _store(case: Path, ruleset: RuleSet, rows: list[tuple[Any, ...]],
-           summary: HuntSummary) -> None:
+def _rows_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Detection rows (DETECTION_SCHEMA order, timestamps as epoch ns) as a table."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(DETECTION_SCHEMA)
-    slot: dict[str, int] = {}  # rule id -> its index among the distinct rules
-    heads: list[tuple[Any, ...]] = []
-    index: list[int] = []
-    for row in rows:
-        i = slot.get(row[0])
-        if i is None:
-            i = slot[row[0]] = len(heads)
-            heads.append(row[:_RULE_COLUMNS])
-        index.append(i)
-    take = pa.array(index, type=pa.int32())
-    schema = DETECTION_SCHEMA
-    arrays = [pa.array([h[k] for h in heads], type=schema.field(k).type).take(take)
-              for k in range(_RULE_COLUMNS)]
-    arrays += [pa.array(columns[k], type=schema.field(k).type)
-               for k in range(_RULE_COLUMNS, len(schema))]
-    table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
+    return pa.Table.from_arrays(
+        [pa.array(values, type=f.type) for values, f in zip(columns, DETECTION_SCHEMA,
+                                                             strict=True)],
+        schema=DETECTION_SCHEMA)
+
+
+def _dedupe(table: pa.Table) -> pa.Table:
+    """The detections without repeats of (rule, source event, correlation): first kept."""
+    keys = ["rule_id", "source_sha256", "source_pos", "correlation", "record_id"]
+    # grouped by ints: the string keys' dictionary indices
+    columns = [pc.dictionary_encode(table.column(k)).combine_chunks().indices
+               if pa.types.is_string(table.schema.field(k).type) else table.column(k)
+               for k in keys]
+    numbered = pa.table([*columns, pa.array(range(table.num_rows), type=pa.int64())],
+                        names=[*keys, "_n"])
+    first = numbered.group_by(keys, use_threads=False).aggregate([("_n", "min")])
+    if first.num_rows == table.num_rows:
+        return table
+    rows = first.column("_n_min")
+    return table.take(rows.take(pc.sort_indices(rows)))
+
+
+def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) -> None:
     summary.table = table
     ids = pa.table({"id": pa.array([r.id for r in ruleset.rules], type=pa.string())})
     stats = list(summary.stats.values())

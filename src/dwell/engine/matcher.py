@@ -1079,7 +1079,7 @@ class Matcher:
         return self._finish(_matching.run(self._native, texts), texts)
 
     def _finish(self, found: list[tuple[int, Any, Any, Any]],
-                texts: Sequence[Any]) -> list[tuple[int, list[int], list[str]]]:
+                texts: Sequence[Any] | _Lazy) -> list[tuple[int, list[int], list[str]]]:
         """The native results completed in Python (events it left, rules it left unknown)."""
         loads = orjson.loads
         matched = self.matched

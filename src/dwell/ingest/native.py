@@ -49,7 +49,7 @@ class Matching:
         #: ``take_counts(bucket)`` -> (events seen, per word: events found in), both reset
         self.take_counts: Callable[[Any], tuple[int, list[int]]] = module.take_counts
         #: ``register(matcher, channel, event_id, bucket)``
-        self.register: Callable[[Any, str, int, Any], None] = module.register
+        self.register: Callable[[Any, str | None, int, Any], None] = module.register
         #: ``capture(matcher, names)``: per rule index, the fields a hit keeps the values of
         self.capture: Callable[[Any, list[tuple[str, ...]]], None] = module.capture
         #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None,
