@@ -660,9 +660,16 @@ _REF_MODES = ("eq", "startswith", "endswith")
 _INT64 = range(-(2**63), 2**63)
 
 
+def _method(pattern: str, flags: int, name: str) -> Callable[[str], Any]:
+    """A compiled pattern's ``search`` or ``fullmatch``."""
+    return getattr(regex(pattern, flags), name)  # type: ignore[no-any-return]
+
+
 def native_spec(node: Node | None) -> tuple[Any, ...]:
-    """A tree as the native evaluator builds it. Regular expressions, globs and cidr tests are
-    Python predicates it calls on a value's texts; what it does not evaluate (comparisons,
+    """A tree as the native evaluator builds it.
+
+    Regular expressions, globs and cidr tests are Python predicates it calls on a value's
+    texts (made on first use, from the partials here); what it does not evaluate (comparisons,
     keywords, odd literals) is *unknown* there, and Python evaluates the rule when its outcome
     depends on one. None (no condition left) is true."""
     if node is None:
@@ -676,11 +683,14 @@ def _native_spec(node: Node) -> tuple[Any, ...]:
         value = node.value
         if node.field is not None and type(value) is str:
             if node.op == "re":  # re.search on the raw texts
-                return (_TEST, node.field, _CALL, regex(value, node.flags).search, True)
+                return (_TEST, node.field, _CALL,
+                        functools.partial(_method, value, node.flags, "search"), True)
             if node.op == "glob":  # a full match on the folded (or raw, when cased) texts
-                return (_TEST, node.field, _CALL, regex(value, re.DOTALL).fullmatch, node.cased)
+                return (_TEST, node.field, _CALL,
+                        functools.partial(_method, value, re.DOTALL, "fullmatch"), node.cased)
             if node.op == "cidr":
-                return (_TEST, node.field, _CALL, functools.partial(ip_in, net=value), True)
+                return (_TEST, node.field, _CALL,
+                        functools.partial(functools.partial, ip_in, net=value), True)
         if node.field is not None and node.op == "fieldref" and value[1] in _REF_MODES:
             return (_TEST, node.field, _FIELDREF, (value[0], _NATIVE_OPS[value[1]]), False)
         if node.field is None or op is None:
@@ -1078,15 +1088,26 @@ class Matcher:
             return out
         return self._finish(_matching.run(self._native, texts), texts)
 
-    def _finish(self, found: list[tuple[int, Any, Any, Any]],
-                texts: Sequence[Any] | _Lazy) -> list[tuple[int, list[int], list[str]]]:
-        """The native results completed in Python (events it left, rules it left unknown)."""
+    def _finish(self, found: list[tuple[int, Any, Any, Any]], texts: Sequence[Any] | _Lazy,
+                *, again: bool = True) -> list[tuple[int, list[int], list[str]]]:
+        """The native results completed in Python (events it left, rules it left unknown).
+
+        The first event of a new (channel, event id) is matched in Python, which publishes
+        its bucket; the batch's other events of that key then go back to the native matcher
+        (``again``).
+        """
         loads = orjson.loads
         matched = self.matched
         out: list[tuple[int, list[int], list[str]]] = []
+        before = set(self._published) if again else self._published
+        retry: list[int] = []
         for i, native_hits, unknown, captured in found:
             if captured is not None:
                 out.append((i, native_hits, captured))
+                continue
+            if native_hits is None and again and unknown is not None \
+                    and unknown not in before and unknown in self._published:
+                retry.append(i)  # its key had no bucket: an earlier event of the batch made it
                 continue
             text = texts[i]
             view = fast_view(loads(text)) if text else {}
@@ -1100,6 +1121,12 @@ class Matcher:
                 hits = native_hits
             if hits:
                 out.append((i, hits, [matched(view, h) for h in hits]))
+        if retry:
+            assert _matching is not None
+            items = [texts[i] for i in retry]
+            redo = self._finish(_matching.run(self._native, items), items, again=False)
+            out.extend((retry[k], hits, values) for k, hits, values in redo)
+            out.sort(key=lambda item: item[0])
         if self._learning:
             self._sync()
         return out

@@ -1298,7 +1298,8 @@ struct NBucket {
     std::vector<int> always;
     std::vector<int> rule_of_slot;
     std::vector<Program> programs;   // per slot
-    std::vector<PyObject*> calls;    // kCall tests' callables (owned references)
+    std::vector<PyObject*> calls;    // kCall tests' predicates, or what makes them (owned)
+    std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
     bool learning = false;           // count words found (once per event) and events seen
     std::vector<int64_t> counts;
     int64_t seen = 0;
@@ -1328,6 +1329,7 @@ struct NBucket {
         std::swap(rule_of_slot, o.rule_of_slot);
         std::swap(programs, o.programs);
         std::swap(calls, o.calls);
+        std::swap(made, o.made);
         std::swap(memo, o.memo);
         std::swap(learning, o.learning);
         std::swap(counts, o.counts);
@@ -1392,6 +1394,10 @@ struct NMatcher {
     std::unordered_map<std::string, PyObject*> buckets;  // channel \0 event id -> capsule
     int gid_channel = -1, gid_eventid = -1;
     size_t memo_bytes = 0;  // in all buckets' memos (none is added beyond kMemoBytes)
+    // the last event's (channel, event id) when it had no bucket
+    bool missing = false, missing_null = false;
+    std::string missing_channel;
+    int64_t missing_eid = 0;
     // per rule index: the fields whose values a detection keeps (key ids, and names as given)
     std::vector<std::vector<std::pair<int, std::string>>> capture;
 
@@ -1538,6 +1544,7 @@ bool build_node(Program& prog, NBucket& b, PyObject* spec, int depth, int& out) 
             Py_INCREF(lit);
             node.call = static_cast<int>(b.calls.size());
             b.calls.push_back(lit);
+            b.made.push_back(0);
         } else if (node.op == kFieldref) {
             std::string other;
             long mode = -1;
@@ -1751,7 +1758,7 @@ struct EventState {
     std::vector<std::pair<uint32_t, uint32_t>> text_range;  // per field: spans [from, to)
     std::vector<Span> spans;
     std::string arena;
-    const std::vector<PyObject*>* calls = nullptr;  // the bucket's callables
+    NBucket* bucket = nullptr;  // (its callables)
 
     void reset(size_t nfields) {
         for (Span& s : spans) {
@@ -1889,9 +1896,21 @@ Tri num_equals(const Value& v, int64_t n) {
 }
 
 // A Python predicate (a regular expression's search, a glob's fullmatch, a cidr test) on the
-// texts of a value: raw texts when node.cased, else folded; any true one makes it true.
+// texts of a value: raw texts when node.cased, else folded; any true one makes it true. The
+// bucket holds a maker of the predicate until its first use.
 Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
-    PyObject* fn = (*ev.calls)[static_cast<size_t>(node.call)];
+    auto c = static_cast<size_t>(node.call);
+    PyObject*& fn = ev.bucket->calls[c];
+    if (!ev.bucket->made[c]) {  // made on first use (compiling a pattern costs)
+        PyObject* made = PyObject_CallNoArgs(fn);
+        if (made == nullptr) {
+            PyErr_Clear();
+            return kU;
+        }
+        Py_DECREF(fn);
+        fn = made;
+        ev.bucket->made[c] = 1;
+    }
     for (uint32_t i = from; i < to; ++i) {
         Span& s = ev.spans[i];
         PyObject*& obj = node.cased ? s.raw_obj : s.fold_obj;
@@ -2040,6 +2059,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     hits.clear();
     unknown.clear();
     captured = false;
+    m.missing = false;
     if (size == 0 || std::memchr(data, '\0', size) != nullptr) return kPython;
     if (may_hold_surrogate(data, size)) return kPython;
     rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
@@ -2068,13 +2088,19 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         return kPython;
     auto it = m.buckets.find(
         bucket_key(channel != nullptr ? sv(*channel) : string_view("\xff"), eid->GetInt64()));
-    if (it == m.buckets.end()) return kPython;
+    if (it == m.buckets.end()) {  // Python makes the bucket (told the key: see run())
+        m.missing = true;
+        m.missing_channel = channel != nullptr ? std::string(sv(*channel)) : std::string();
+        m.missing_null = channel == nullptr;
+        m.missing_eid = eid->GetInt64();
+        return kPython;
+    }
     auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(it->second, "dwell.nbucket"));
     size_t nslots = b->rule_of_slot.size();
     if (nslots == 0) return kNothing;
     size_t nfields = b->fields.size();
     ev.reset(nfields);
-    ev.calls = &b->calls;
+    ev.bucket = b;
     for (auto& mem : members) {
         if (mem.value->IsNull()) continue;
         auto g = static_cast<size_t>(mem.gid);
@@ -2189,15 +2215,24 @@ decided:
     return kFound;
 }
 
-// run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None, matched | None), ...]
-// for the events that matched a rule, left a rule unknown, or take the Python path (None...);
-// matched: per hit, its captured values as JSON text (None: Python builds them)
 // One result entry (see run()); false with a Python error set.
 bool add_entry(PyObject* out, Py_ssize_t i, Outcome outcome, const std::vector<int>& hits,
                const std::vector<int>& unknown, const std::vector<std::string>& matched,
-               bool captured) {
+               bool captured, const NMatcher& m) {
     PyObject* entry;
-    if (outcome == kPython) {
+    if (outcome == kPython && m.missing) {
+        PyObject* channel = m.missing_null ? Py_None : nullptr;
+        if (channel == nullptr) {
+            channel = PyUnicode_DecodeUTF8(m.missing_channel.data(),
+                                           static_cast<Py_ssize_t>(m.missing_channel.size()),
+                                           "strict");
+            if (channel == nullptr) return false;
+        } else {
+            Py_INCREF(channel);
+        }
+        entry = Py_BuildValue("(nO(NL)O)", i, Py_None, channel,
+                              static_cast<long long>(m.missing_eid), Py_None);
+    } else if (outcome == kPython) {
         entry = Py_BuildValue("(nOOO)", i, Py_None, Py_None, Py_None);
     } else {
         PyObject* texts = Py_None;
@@ -2236,7 +2271,8 @@ Outcome match_guarded(NMatcher& m, const char* data, size_t size, std::vector<in
 }
 
 // run(matcher, texts: list[str]) -> [(index, hits | None, unknown | None, matched | None), ...]
-// for the events that matched a rule, left a rule unknown, or take the Python path (None...);
+// for the events that matched a rule, left a rule unknown, or take the Python path (hits
+// None; unknown then (channel, event id) when that key has no bucket yet, else None);
 // matched: per hit, its captured values as JSON text (None: Python builds them)
 PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     if (nargs != 2 || !PyList_Check(args[1])) {
@@ -2264,7 +2300,7 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
                                         matched, captured);
         }
         if (outcome == kNothing) continue;
-        if (!add_entry(out, i, outcome, hits, unknown, matched, captured)) {
+        if (!add_entry(out, i, outcome, hits, unknown, matched, captured, *m)) {
             Py_DECREF(out);
             return nullptr;
         }
@@ -2327,7 +2363,7 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
             outcome = match_guarded(*m, bytes + from, static_cast<size_t>(to - from), hits,
                                     unknown, matched, captured);
         if (outcome == kNothing) continue;
-        if (!add_entry(out, i, outcome, hits, unknown, matched, captured)) {
+        if (!add_entry(out, i, outcome, hits, unknown, matched, captured, *m)) {
             Py_DECREF(out);
             release();
             return nullptr;

@@ -178,12 +178,13 @@ def load_rules(
     files = ([*rule_files([PACK_DIR])] if include_pack and PACK_DIR.is_dir() else [])
     files += rule_files(paths)
     blobs: list[tuple[str, bytes, str]] = []
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
     for path in files:
-        key = str(path.resolve())
-        if key in seen:
+        info = path.stat()  # the same file by two paths (links, overlapping --rules) once
+        inode = (info.st_dev, info.st_ino)
+        if inode in seen:
             continue
-        seen.add(key)
+        seen.add(inode)
         data = path.read_bytes()
         blobs.append((str(path), data, hashlib.sha256(data).hexdigest()))
     digest = hashlib.sha256(COMPILER_VERSION.encode())
