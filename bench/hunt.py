@@ -17,10 +17,12 @@ rules-emerging-threats, rules-threat-hunting) plus dwell's own pack:
 2. cold hunt: ``dwell hunt PATHS --case NEW --rules ...`` (ingest + match + store detections);
 3. retro-hunt: ``dwell hunt --case SAME --rules ...`` over the stored case.
 
-Both dwell runs are subprocesses, timed; then both run once more with the peak memory of their
-whole process tree sampled (sampling takes CPU, so it stays out of the timed runs). It
-prints events/s of each, cold/raw, the retro speed-up over cold and the peak RSS, and the CPU
-seconds (user + system, children included) per event of each step: on a shared machine the
+Each step first runs once untimed (warm-up), then ``--rounds`` rounds of the three steps run back
+to back and the medians are reported, with each round's ratios. Both dwell runs are
+subprocesses; then both run once more with the peak memory of their whole process tree
+sampled (sampling takes CPU, so it stays out of the timed runs). It prints events/s of each,
+cold/raw, the retro speed-up over cold and the peak RSS, and the CPU seconds (user + system,
+children included) per event of each step: on a shared machine the
 wall-clock ratios move with other load, the CPU ones much less.
 """
 
@@ -33,6 +35,7 @@ import platform
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -176,6 +179,8 @@ def main() -> None:
     parser.add_argument("--json-share", type=float, default=0.55)
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "_work" / "hunt")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timed rounds of raw, cold and retro (medians reported)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     cache = args.work / "rule-cache"
@@ -197,53 +202,76 @@ def main() -> None:
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}")
     print(f"rules: {len(ruleset.rules)} ({len(ruleset.errors)} unusable, reported)")
 
-    cpu = cpu_seconds()
-    n_ev, n_js, t1 = raw(evtx_files, json_files, 1)
-    c1 = cpu_seconds() - cpu
+    case = args.work / "case"
+    paths = [str(args.work / "evtx"), str(args.work / "jsonl" / "logs")]
+    cold_args = ["hunt", *paths, "--case", str(case), *rules, "--jobs", str(args.jobs)]
+    retro_args = ["hunt", "--case", str(case), *rules, "--jobs", str(args.jobs)]
+
+    def timed_raw() -> tuple[int, int, float, float]:
+        cpu = cpu_seconds()
+        n_ev, n_js, seconds = raw(evtx_files, json_files, 1)
+        return n_ev, n_js, seconds, cpu_seconds() - cpu
+
+    # untimed warm-up of each step (page cache, first-run effects: the first round ran slow)
+    n_ev, n_js, _, _ = timed_raw()
     total = n_ev + n_js
     print(f"corpus: {total:,} events = {n_ev:,} EVTX records ({len(evtx_files)} files) + "
           f"{n_js:,} evtx-JSON lines ({len(json_files)} files), {size / 1e9:.2f} GB")
-    print(f"raw evtx+orjson / JSON decode, 1 process : {total / t1:>9,.0f} events/s ({t1:.1f} s; "
-          f"{total / c1:,.0f} events per CPU-second)")
+    shutil.rmtree(case, ignore_errors=True)
+    run_dwell(cold_args, args.work / "cold.log")
+    run_dwell(retro_args, args.work / "retro.log")
     _, _, tn = raw(evtx_files, json_files, args.jobs)
     print(f"raw evtx+orjson / JSON decode, {args.jobs} processes: {total / tn:>9,.0f} events/s "
           f"({tn:.1f} s)")
+    rounds: list[dict[str, float]] = []
+    detections = "?"
+    for number in range(1, args.rounds + 1):
+        _, _, t1, c1 = timed_raw()
+        shutil.rmtree(case, ignore_errors=True)
+        t_cold, _, out, c_cold = run_dwell(cold_args, args.work / "cold.log")
+        t_retro, _, out_retro, c_retro = run_dwell(retro_args, args.work / "retro.log")
+        found = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out)
+        again = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out_retro)
+        detections = found.group(2) if found else "?"
+        if not again or again.group(2) != detections:
+            raise SystemExit(f"cold and retro-hunt disagree: {detections} vs "
+                             f"{again.group(2) if again else '?'} detections")
+        rounds.append({"raw": t1, "cold": t_cold, "retro": t_retro, "c_raw": c1,
+                       "c_cold": c_cold, "c_retro": c_retro})
+        print(f"round {number}: raw {total / t1:,.0f} ev/s, cold {total / t_cold:,.0f} ev/s "
+              f"({t_cold:.1f} s), retro {total / t_retro:,.0f} ev/s ({t_retro:.1f} s): "
+              f"cold/raw {t1 / t_cold:.2f}, retro speed-up {t_cold / t_retro:.2f}x")
 
-    case = args.work / "case"
-    shutil.rmtree(case, ignore_errors=True)
-    paths = [str(args.work / "evtx"), str(args.work / "jsonl" / "logs")]
-    t_cold, _, out, c_cold = run_dwell(
-        ["hunt", *paths, "--case", str(case), *rules, "--jobs", str(args.jobs)],
-        args.work / "cold.log")
-    found = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out)
-    detections = found.group(2) if found else "?"
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    t1, t_cold, t_retro = median("raw"), median("cold"), median("retro")
+    c1, c_cold, c_retro = median("c_raw"), median("c_cold"), median("c_retro")
+    print(f"medians of {len(rounds)} rounds:")
+    print(f"raw evtx+orjson / JSON decode, 1 process : {total / t1:>9,.0f} events/s ({t1:.1f} s; "
+          f"{total / c1:,.0f} events per CPU-second)")
     print(f"dwell cold hunt (ingest+hunt), {args.jobs} jobs : {total / t_cold:>9,.0f} events/s "
           f"({t_cold:.1f} s, {detections} detections); "
           f"{total / c_cold:,.0f} events per CPU-second")
-    t_retro, _, out, c_retro = run_dwell(
-        ["hunt", "--case", str(case), *rules, "--jobs", str(args.jobs)], args.work / "retro.log")
-    found = re.search(r"hunted ([\d,]+) events .*?: ([\d,]+) detections", out)
-    detections = found.group(2) if found else "?"
     print(f"dwell retro-hunt, {args.jobs} jobs            : {total / t_retro:>9,.0f} events/s "
           f"({t_retro:.1f} s, {detections} detections); "
           f"{total / c_retro:,.0f} events per CPU-second")
     # the same two runs again, with the process trees' memory sampled
     shutil.rmtree(case, ignore_errors=True)
-    _, rss_cold, _, _ = run_dwell(
-        ["hunt", *paths, "--case", str(case), *rules, "--jobs", str(args.jobs)],
-        args.work / "cold.log", sample_memory=True)
-    _, rss_retro, _, _ = run_dwell(
-        ["hunt", "--case", str(case), *rules, "--jobs", str(args.jobs)], args.work / "retro.log",
-        sample_memory=True)
-    print(f"cold / raw (1 process)              : {t1 / t_cold:.2f}  (target >= 0.50)")
+    _, rss_cold, _, _ = run_dwell(cold_args, args.work / "cold.log", sample_memory=True)
+    _, rss_retro, _, _ = run_dwell(retro_args, args.work / "retro.log", sample_memory=True)
+    ratios = ", ".join(f"{r['raw'] / r['cold']:.2f}" for r in rounds)
+    speedups = ", ".join(f"{r['cold'] / r['retro']:.2f}x" for r in rounds)
+    print(f"cold / raw (1 process)              : {t1 / t_cold:.2f}  (target >= 0.50; "
+          f"rounds {ratios})")
     print(f"cold / raw ({args.jobs} processes)            : {tn / t_cold:.2f}")
-    print(f"retro speed-up over cold            : {t_cold / t_retro:.2f}x  (target >= 3x)")
+    print(f"retro speed-up over cold            : {t_cold / t_retro:.2f}x  (target >= 3x; "
+          f"rounds {speedups})")
     print(f"CPU per event: raw {c1 / total * 1e6:.1f} us, cold {c_cold / total * 1e6:.1f} us, "
           f"retro {c_retro / total * 1e6:.1f} us (cold/raw by CPU {c1 / c_cold:.2f}, retro "
           f"speed-up by CPU {c_cold / c_retro:.2f}x; independent of other load on the machine)")
     print(f"peak RSS (max of both)              : {max(rss_cold, rss_retro) / 2**20:,.0f} MiB "
           "(target < 1024)")
-
 
 if __name__ == "__main__":
     main()

@@ -405,8 +405,11 @@ def _hunt_case(
             run.close()
     table = pa.concat_tables([DETECTION_SCHEMA.empty_table(), *tables])
     table = pa.concat_tables([table, _correlations(ruleset.rules, table)])
-    emit = pa.array(sorted({r.id for r in ruleset.rules if r.emit}), type=pa.string())
-    table = _dedupe(table.filter(pc.is_in(table.column("rule_id"), value_set=emit)))
+    quiet = sorted({r.id for r in ruleset.rules if not r.emit})  # only feed correlations
+    if quiet:
+        table = table.filter(pc.invert(pc.is_in(table.column("rule_id"),
+                                                value_set=pa.array(quiet, type=pa.string()))))
+    table = _dedupe(table)
     summary.events = summary.cold_events + summary.retro_events
     summary.detections = table.num_rows
     hits = {rid: n for rid, n in _count_by(table, "rule_id")}

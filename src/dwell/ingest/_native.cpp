@@ -1337,7 +1337,7 @@ struct NBucket {
     }
 };
 
-constexpr size_t kMemoBytes = 64 << 20;
+constexpr size_t kMemoBytes = 32 << 20;
 
 // The memo key of an event: each bucket field's value, typed and length-prefixed; false for
 // values not keyed (objects, nested lists).

@@ -68,6 +68,9 @@ class LogSource:
     def __str__(self) -> str:
         return "/".join(p or "*" for p in (self.product, self.category, self.service))
 
+    def __reduce__(self) -> tuple[type[LogSource], tuple[Any, ...]]:
+        return LogSource, (self.product, self.category, self.service)
+
 
 @dataclass(frozen=True, slots=True)
 class Correlation:
@@ -105,6 +108,14 @@ class CompiledRule:
     description: str = ""
     fields: tuple[str, ...] = ()
     emit: bool = True  # False: only feeds correlations (``generate: false``)
+
+    # Rule sets are cached and sent to workers pickled: positional reduction is several times
+    # faster than the generic state of frozen slots dataclasses (thousands of rules).
+    def __reduce__(self) -> tuple[type[CompiledRule], tuple[Any, ...]]:
+        return CompiledRule, (
+            self.id, self.title, self.level, self.status, self.tags, self.path, self.line,
+            self.sha256, self.logsource, self.condition, self.targets, self.correlation,
+            self.name, self.description, self.fields, self.emit)
 
     @property
     def type(self) -> str | None:

@@ -9,7 +9,7 @@ events of its targets, with the target's field renames (Security 4688 calls ``Im
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sigma.pipelines.common import windows_logsource_mapping
 
@@ -29,6 +29,9 @@ class Target:
     channel: str | None
     event_ids: frozenset[int] | None = None
     fields: tuple[tuple[str, str], ...] = ()
+
+    def __reduce__(self) -> tuple[type[Target], tuple[Any, ...]]:
+        return Target, (self.channel, self.event_ids, self.fields)
 
     def label(self) -> str:
         ids = ",".join(str(i) for i in sorted(self.event_ids)) if self.event_ids else "*"
