@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 
@@ -49,6 +50,7 @@ def test_every_regression_case_fires(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ruleset = load_rules([SIGMA / d for d in RULE_DIRS if (SIGMA / d).is_dir()],
                          include_pack=False)
     matcher = Matcher(ruleset)
+    index = {rule.id: i for i, rule in enumerate(matcher.rules)}
     cases = _cases()
     assert len(cases) == 202
     failed, miscounted = [], []
@@ -58,6 +60,9 @@ def test_every_regression_case_fires(tmp_path: Path, monkeypatch: pytest.MonkeyP
         reference = sum(1 for f in events
                         if rule_id in {r.id for r in reference_match(ruleset.rules, f)})
         assert hits == reference, rule_id
+        # the native matcher, as hunts run it on stored fields texts
+        found = matcher.match_texts([orjson.dumps(f).decode() for f in events])
+        assert sum(1 for _, rules, _ in found if index[rule_id] in rules) == hits, rule_id
         if hits == 0:
             failed.append(rule_id)
         elif hits != EXTRA_HITS.get(rule_id, expected or hits):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import http.server
 import io
@@ -60,6 +61,17 @@ def test_cache_gives_same_rules(tmp_path: Path) -> None:
     second = load_rules([tmp_path], include_pack=False)
     assert not first.cached and second.cached
     assert first.rules == second.rules and first.sha256 == second.sha256
+    # rules pickle positionally: every field comes back (tags are left out of ==)
+    for a, b in zip(first.rules, second.rules, strict=True):
+        assert [getattr(a, f.name) for f in dataclasses.fields(a)] == \
+            [getattr(b, f.name) for f in dataclasses.fields(b)]
+
+
+def test_a_rule_file_given_twice_loads_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(GOOD.format(level="medium"))
+    (tmp_path / "link.yml").symlink_to(tmp_path / "a.yml")
+    ruleset = load_rules([tmp_path, tmp_path / "a.yml"], include_pack=False)
+    assert ruleset.files == 1 and len(ruleset.rules) == 1
 
 
 def test_rules_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

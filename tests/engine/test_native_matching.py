@@ -1,0 +1,164 @@
+"""The native matcher (``Matcher.match_texts`` / ``match_column``) against the Python matcher and
+the reference evaluator: same rules, same captured values, on generated and awkward events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_matcher_property import FIELDS, rulesets  # (tests/engine is on sys.path)
+
+from dwell.engine import Matcher
+from dwell.engine.evaluate import reference_match
+from dwell.ingest.native import automata, matching
+from dwell.rules import CompiledRule, Target
+from dwell.rules.ir import And, Not, Or
+from dwell.rules.ir import Test as FieldTest
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+
+#: Values the native side must render exactly as Python does, or leave to Python: floats,
+#: objects, nested lists, non-ASCII case folding (ß, İ, the Kelvin sign), control characters.
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.integers(2**62, 2**64 - 1),
+    st.floats(allow_nan=False, width=32), st.text(alphabet="abcAB ßΣςiIİıK\u212a\\*?`^1\n\"",
+                                                  max_size=10),
+    st.lists(st.one_of(st.none(), st.text(alphabet="abAB", max_size=3), st.integers(0, 2),
+                       st.lists(st.integers(0, 1), max_size=1)), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "B"]), st.integers(0, 2), max_size=1),
+)
+channels = st.one_of(st.sampled_from([SYSMON, "Security", "security", "X"]), st.none(),
+                     st.integers(0, 1))
+event_ids = st.one_of(st.integers(1, 3), st.sampled_from(["2", None, True, 2.0, [1, 2]]))
+events = st.fixed_dictionaries(
+    {"Channel": channels, "EventID": event_ids},
+    optional={"Image": values, "CommandLine": values, "commandLINE": values, "User": values,
+              "Command Line": values, "eventid": values, "Other": values},
+)
+
+
+def _ids(matcher: Matcher, hits: list[int]) -> list[str]:
+    return [matcher.rules[i].id for i in hits]
+
+
+def _native(ruleset: list[CompiledRule]) -> Matcher:
+    assert matching is not None, "the native module is built in CI (test_native_module_is_built)"
+    matcher = Matcher(ruleset)
+    matcher.capture([tuple(FIELDS)] * len(matcher.rules))
+    return matcher
+
+
+def _python(ruleset: list[CompiledRule]) -> Matcher:
+    matcher = Matcher(ruleset, profile=True)  # (profiling keeps to the Python path)
+    matcher.capture([tuple(FIELDS)] * len(matcher.rules))
+    return matcher
+
+
+@settings(max_examples=400, deadline=None)
+@given(rulesets(), st.lists(events, min_size=1, max_size=12))
+def test_native_equals_python_and_reference(
+    ruleset: list[CompiledRule], batch: list[dict[str, Any]]
+) -> None:
+    texts = [orjson.dumps(event).decode() for event in batch]
+    native, python = _native(ruleset), _python(ruleset)
+    for _ in range(2):  # the second pass meets published buckets and memoised outcomes
+        got = native.match_texts(texts)
+        assert got == python.match_texts(texts)
+        found = {i: _ids(native, hits) for i, hits, _ in got}
+        for i, event in enumerate(batch):
+            assert found.get(i, []) == [r.id for r in reference_match(ruleset, event)]
+
+
+def _rule(rid: str, node: Any, channel: str | None = "security", ids: Any = None
+          ) -> CompiledRule:
+    return CompiledRule(id=rid, title=rid, level="high", status="test", tags=[],
+                        condition=node, targets=((Target(channel, ids), node),))
+
+
+def test_memoised_outcomes_do_not_hide_keyword_hits() -> None:
+    """Events alike in every field the rules test may differ elsewhere: a keyword rule (which
+    reads every field) still sees each of them."""
+    keyword = _rule("kw", FieldTest(None, "contains", "mimikatz", needle="mimikatz"), None)
+    image = _rule("img", FieldTest("image", "endswith", "\\cmd.exe", needle="\\cmd.exe"))
+    native = _native([keyword, image])
+    base = {"Channel": "Security", "EventID": 4688, "Image": "C:\\Windows\\cmd.exe"}
+    batch = [base, {**base, "Note": "mimikatz here"}, base, {**base, "Note": "MimiKatz"}, base]
+    for _ in range(2):
+        got = native.match_texts([orjson.dumps(e).decode() for e in batch])
+        assert [(i, _ids(native, h)) for i, h, _ in got] == [
+            (0, ["img"]), (1, ["kw", "img"]), (2, ["img"]), (3, ["kw", "img"]), (4, ["img"])]
+
+
+def test_unknown_tests_are_decided_in_python() -> None:
+    """Comparisons are not evaluated natively: three-valued logic leaves them to Python only
+    when the outcome depends on them."""
+    cmp = FieldTest("logontype", "cmp", ("gt", 3))
+    rule = _rule("cmp", And((FieldTest("user", "eq", "bob", needle="bob"), cmp)))
+    either = _rule("either", Or((FieldTest("user", "eq", "bob", needle="bob"), Not(cmp))))
+    native = _native([rule, either])
+    batch = [{"Channel": "Security", "EventID": 1, "User": "BOB", "LogonType": n}
+             for n in (2, 10, "10", None)] + [{"Channel": "Security", "EventID": 1, "User": "al",
+                                               "LogonType": 10}]
+    got = {i: _ids(native, h) for i, h, _ in
+           native.match_texts([orjson.dumps(e).decode() for e in batch])}
+    assert got == {0: ["cmp", "either"][1:], 1: ["cmp", "either"], 2: ["cmp", "either"],
+                   3: ["either"]}
+
+
+def test_captured_values_are_orjsons_text() -> None:
+    rule = _rule("r", FieldTest("user", "contains", "b", needle="b"))
+    native, python = _native([rule]), _python([rule])
+    batch = [{"Channel": "Security", "EventID": 1, "User": "b\u00e9\n\"\\", "Image": [1, None, "x"],
+              "CommandLine": 2**63, "commandline": "shadowed"},
+             {"Channel": "Security", "EventID": 1, "User": "b", "Image": 1.5}]
+    texts = [orjson.dumps(e).decode() for e in batch]
+    got = native.match_texts(texts)
+    assert got == python.match_texts(texts)
+    assert orjson.loads(got[0][2][0]) == {"image": [1, None, "x"], "commandline": 2**63,
+                                          "user": "b\u00e9\n\"\\", "eventid": 1}
+    assert orjson.loads(got[1][2][0]) == {"image": 1.5, "user": "b", "eventid": 1}
+
+
+def test_match_column_reads_sliced_arrays_with_nulls() -> None:
+    rule = _rule("r", FieldTest("user", "eq", "bob", needle="bob"))
+    native = _native([rule])
+    texts = [orjson.dumps({"Channel": "Security", "EventID": 1, "User": u}).decode()
+             for u in ("bob", "al", "Bob", "bob")]
+    column = pa.array(["{}", *texts[:2], None, *texts[2:], '{"Channel": 1}'], type=pa.string())
+    whole = native.match_column(column)
+    assert [(i, h) for i, h, _ in whole] == [(1, [0]), (4, [0]), (5, [0])]
+    sliced = native.match_column(column.slice(2, 4))  # al, None, Bob, bob
+    assert [(i, h) for i, h, _ in sliced] == [(2, [0]), (3, [0])]
+    assert sliced == native.match_texts(column.slice(2, 4).to_pylist())
+
+
+def test_bad_bucket_specs_are_refused() -> None:
+    assert matching is not None
+    bucket = matching.bucket()
+    with pytest.raises(ValueError, match="one program per rule slot"):
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [], False)
+    with pytest.raises(ValueError, match="slot out of range"):
+        matching.set_bucket(bucket, (), None, None, 0, [], [3], [0], [(3,)], False)
+    with pytest.raises(ValueError, match="bad node kind"):
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(42,)], False)
+    with pytest.raises(ValueError, match="bad node spec arguments"):
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(2, ((3,), (3,)))], False)
+    with pytest.raises(ValueError, match="one target list per word"):
+        assert automata is not None
+        matching.set_bucket(bucket, (), automata.build(["abc"]), None, 1, [], [], [], [], False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="abcAB:.\u00e9", min_size=1, max_size=4), min_size=1,
+                max_size=300, unique=True),
+       st.text(alphabet="abcAB:.\u00e9 ", max_size=60))
+def test_automata_small_and_large_find_what_str_finds(words: list[str], text: str) -> None:
+    """Up to 128 words the automaton scans by word-start pairs, beyond by its states."""
+    assert automata is not None
+    folded = [w.casefold() for w in words]
+    found = sorted(automata.find(automata.build(folded), text.casefold()))
+    assert found == [i for i, w in enumerate(folded) if w in text.casefold()]
