@@ -19,6 +19,15 @@ the event whose folded strings are computed at most once.
 Needles only select candidates (a needle seen in another field than its own merely costs an
 evaluation), so the result is always exactly that of the rules' conditions, whatever needles
 were chosen; ``tests/engine/test_matcher_property.py`` checks it against the reference.
+
+Hunts match stored ``fields`` texts in batches (:meth:`Matcher.match_column`): once a bucket
+exists it is copied to the native module (``dwell.ingest._native``, see its matcher section),
+which parses each text, scans it and evaluates the candidates' trees in three-valued logic,
+calls Python's own ``re``/``ipaddress`` predicates for regular expressions, globs and cidr
+tests, memoises outcomes by the values of the fields a bucket's rules read, and builds the
+captured values of each hit. Python decodes only the events it leaves (a new bucket, a value it
+does not render) and evaluates only the rules it leaves *unknown* (comparisons, keywords).
+``tests/engine/test_native_matching.py`` compares it with this module's Python path.
 """
 
 from __future__ import annotations
