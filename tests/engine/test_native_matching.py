@@ -162,3 +162,19 @@ def test_automata_small_and_large_find_what_str_finds(words: list[str], text: st
     folded = [w.casefold() for w in words]
     found = sorted(automata.find(automata.build(folded), text.casefold()))
     assert found == [i for i, w in enumerate(folded) if w in text.casefold()]
+
+
+def test_keyword_tests_read_what_the_event_view_holds() -> None:
+    """A keyword test reads each field name's first non-null value (names compared in lower
+    case), list items one by one; a float it cannot render is left to Python."""
+    rule = _rule("kw", FieldTest(None, "contains", "mimi", needle="mimi"), None)
+    native = _native([rule])
+    batch = [{"Channel": "Security", "EventID": 1, "Foo": "a", "FOO": "mimikatz"},
+             {"Channel": "Security", "EventID": 1, "Foo": None, "FOO": "MIMIkatz"},
+             {"Channel": "Security", "EventID": 1, "Foo": ["x", None, "xmimi"]},
+             {"Channel": "Security", "EventID": 1, "Foo": 1.5, "Bar": "mimi"},
+             {"Channel": "Security", "EventID": 1, "Foo": 1.5, "Bar": "no"}]
+    texts = [orjson.dumps(e).decode() for e in batch]
+    got = native.match_texts(texts)
+    assert [i for i, _, _ in got] == [1, 2, 3]
+    assert got == _python([rule]).match_texts(texts)

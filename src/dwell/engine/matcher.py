@@ -679,8 +679,8 @@ def native_spec(node: Node | None) -> tuple[Any, ...]:
 
     Regular expressions, globs and cidr tests are Python predicates it calls on a value's
     texts (made on first use, from the partials here); what it does not evaluate (comparisons,
-    keywords, odd literals) is *unknown* there, and Python evaluates the rule when its outcome
-    depends on one. None (no condition left) is true."""
+    keyword tests other than string ones, odd literals) is *unknown* there, and Python
+    evaluates the rule when its outcome depends on one. None (no condition left) is true."""
     if node is None:
         return (_TRUE,)
     return _memo(node, "native", _native_spec)  # type: ignore[no-any-return]
@@ -702,7 +702,10 @@ def _native_spec(node: Node) -> tuple[Any, ...]:
                         functools.partial(functools.partial, ip_in, net=value), True)
         if node.field is not None and node.op == "fieldref" and value[1] in _REF_MODES:
             return (_TEST, node.field, _FIELDREF, (value[0], _NATIVE_OPS[value[1]]), False)
-        if node.field is None or op is None:
+        if node.field is None:  # a keyword: string tests natively, others in Python
+            ok = op is not None and op <= 3 and type(value) is str
+            return (_TEST, None, op, value, node.cased) if ok else (_UNKNOWN,)
+        if op is None:
             return (_UNKNOWN,)
         if op <= 3 and type(value) is not str:
             return (_UNKNOWN,)

@@ -1300,6 +1300,7 @@ struct NBucket {
     std::vector<Program> programs;   // per slot
     std::vector<PyObject*> calls;    // kCall tests' predicates, or what makes them (owned)
     std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
+    bool keyword_programs = false;   // a program has a keyword test (reads every field)
     bool learning = false;           // count words found (once per event) and events seen
     std::vector<int64_t> counts;
     int64_t seen = 0;
@@ -1330,6 +1331,7 @@ struct NBucket {
         std::swap(programs, o.programs);
         std::swap(calls, o.calls);
         std::swap(made, o.made);
+        std::swap(keyword_programs, o.keyword_programs);
         std::swap(memo, o.memo);
         std::swap(learning, o.learning);
         std::swap(counts, o.counts);
@@ -1518,14 +1520,24 @@ bool build_node(Program& prog, NBucket& b, PyObject* spec, int depth, int& out) 
     } else if (kind == kTest && PyTuple_GET_SIZE(spec) == 5) {
         node.kind = kTest;
         std::string name;
-        if (!utf8(PyTuple_GET_ITEM(spec, 1), name)) return false;
-        node.field = field_of(b, name);
+        PyObject* field = PyTuple_GET_ITEM(spec, 1);
+        if (field == Py_None) {
+            node.field = -1;  // a keyword: any field's value
+            b.keyword_programs = true;
+        } else {
+            if (!utf8(field, name)) return false;
+            node.field = field_of(b, name);
+        }
         long op = PyLong_AsLong(PyTuple_GET_ITEM(spec, 2));
         if ((op == -1 && PyErr_Occurred()) || op < kEq || op > kFieldref) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad test operation");
             return false;
         }
         node.op = static_cast<TestOp>(op);
+        if (node.field < 0 && node.op > kEnds) {
+            PyErr_SetString(PyExc_ValueError, "a keyword test is a string test");
+            return false;
+        }
         PyObject* lit = PyTuple_GET_ITEM(spec, 3);
         node.cased = PyObject_IsTrue(PyTuple_GET_ITEM(spec, 4)) == 1;
         if (node.op <= kEnds) {
@@ -1750,6 +1762,12 @@ PyObject* nm_capture(PyObject*, PyObject* args) {
     Py_RETURN_NONE;
 }
 
+struct Member {
+    int gid;
+    string_view key;
+    const Value* value;
+};
+
 // One event being matched: the bucket fields' values and their texts, computed on demand.
 struct EventState {
     std::vector<const Value*> values;     // per bucket field (null: absent or null)
@@ -1759,6 +1777,9 @@ struct EventState {
     std::vector<Span> spans;
     std::string arena;
     NBucket* bucket = nullptr;  // (its callables)
+    const std::vector<Member>* members = nullptr;  // every field, in the text's order
+    std::vector<uint32_t> gid_seen;  // per key id: the keyword test that last read it
+    uint32_t generation = 0;
 
     void reset(size_t nfields) {
         for (Span& s : spans) {
@@ -1934,7 +1955,47 @@ Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
     return kF;
 }
 
+// A keyword test: any text of any field's value (of each field name, as lower-cased, the first
+// non-null value: what the event view holds).
+Tri keyword_test(EventState& ev, const NNode& node) {
+    if (++ev.generation == 0) {
+        std::fill(ev.gid_seen.begin(), ev.gid_seen.end(), 0);
+        ev.generation = 1;
+    }
+    Tri out = kF;
+    for (const Member& mem : *ev.members) {
+        if (mem.value->IsNull()) continue;
+        auto g = static_cast<size_t>(mem.gid);
+        if (g >= ev.gid_seen.size()) ev.gid_seen.resize(g + 1, 0);
+        if (ev.gid_seen[g] == ev.generation) continue;  // a later value of the same name
+        ev.gid_seen[g] = ev.generation;
+        size_t mark = ev.spans.size();
+        bool ok = true;
+        if (mem.value->IsArray()) {
+            for (auto& item : mem.value->GetArray()) {
+                if (item.IsNull()) continue;
+                if (item.IsArray() || !add_text(ev, item)) {
+                    ok = false;
+                    break;
+                }
+            }
+        } else {
+            ok = add_text(ev, *mem.value);
+        }
+        bool hit = false;
+        for (size_t i = mark; ok && !hit && i < ev.spans.size(); ++i) {
+            const Span& sp = ev.spans[i];
+            hit = str_test(node.op, node.cased ? ev.raw(sp) : ev.folded(sp), node.lit);
+        }
+        ev.spans.resize(mark);  // (no Python objects were made for these)
+        if (hit) return kT;
+        if (!ok) out = kU;  // a float or an object: Python renders it
+    }
+    return out;
+}
+
 Tri eval_test(EventState& ev, const NNode& node) {
+    if (node.field < 0) return keyword_test(ev, node);
     const Value* v = ev.values[static_cast<size_t>(node.field)];
     if (node.op == kNull) return v == nullptr ? kT : kF;
     if (node.op == kExists) return (v != nullptr) == node.flag ? kT : kF;
@@ -2038,11 +2099,13 @@ bool scan_texts(Automaton* a, EventState& ev, const Value& v, std::vector<int>& 
 
 enum Outcome { kNothing, kPython, kFound };
 
-struct Member {
-    int gid;
-    string_view key;
-    const Value* value;
-};
+// Whether any of these slots' programs has a keyword test (its outcome is not memoisable).
+bool evaluates_keywords(const NBucket& b, const std::vector<int>& slots) {
+    for (int s : slots)
+        for (const NNode& node : b.programs[static_cast<size_t>(s)].nodes)
+            if (node.kind == kTest && node.field < 0) return true;
+    return false;
+}
 
 // Matches one text; fills hits (rule indexes) and unknown (slots).
 Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
@@ -2101,6 +2164,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     size_t nfields = b->fields.size();
     ev.reset(nfields);
     ev.bucket = b;
+    ev.members = &members;
     for (auto& mem : members) {
         if (mem.value->IsNull()) continue;
         auto g = static_cast<size_t>(mem.gid);
@@ -2166,6 +2230,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     }
     if (b->learning && (b->automaton != nullptr || b->keywords != nullptr)) ++b->seen;
     std::sort(slots.begin(), slots.end());
+    if (b->keyword_programs) memo = memo && !evaluates_keywords(*b, slots);
     for (int s : slots) {
         marked[static_cast<size_t>(s)] = 0;
         const Program& prog = b->programs[static_cast<size_t>(s)];
