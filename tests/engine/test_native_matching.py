@@ -178,3 +178,18 @@ def test_keyword_tests_read_what_the_event_view_holds() -> None:
     got = native.match_texts(texts)
     assert [i for i, _, _ in got] == [1, 2, 3]
     assert got == _python([rule]).match_texts(texts)
+
+
+def test_lone_surrogates_and_nul_go_to_python() -> None:
+    """Texts Python's JSON would refuse or read otherwise are never matched natively."""
+    assert matching is not None
+    rule = _rule("r", FieldTest("user", "contains", "a", needle="a"), None)
+    native = _native([rule])
+    native.match_texts(['{"EventID": 1, "User": "a"}'])  # (publishes the bucket)
+    texts = ['{"EventID": 1, "User": "a\\udc00"}', '{"EventID": 1, "User": "a\\ud800"}',
+             '{"EventID": 1, "User": "a\udc00"}'.encode("utf-8", "surrogatepass").decode(
+                 "utf-8", "replace"),
+             '{"EventID": 1, "User": "a"}\x00{"x": 1}', '{"EventID": 1, "User": "\\\\udc00a"}']
+    got = matching.run(native._native, texts)
+    assert [(i, hits) for i, hits, _, _ in got] == [(0, None), (1, None), (2, [0]), (3, None),
+                                                   (4, [0])]

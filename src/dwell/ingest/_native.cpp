@@ -488,18 +488,16 @@ inline bool empty_value(const Item& item, PyObject* fallback) {
 // Whether the text could put a surrogate into a string: an escaped one (\\uD800-\\uDFFF: orjson
 // takes pairs, RapidJSON 1.1.0 a lone low one) or a raw one (ED A0-BF). Such texts go to the
 // Python path, wherever in the document the string is (a key the flattening ignores too).
-bool may_hold_surrogate(const char* data, size_t size) {
+// Whether a text parsed in place holds a lone surrogate (which Python's JSON refuses):
+// RapidJSON refuses a lone high one, writes a lone low one as ED B0..BF into the text it
+// decodes in place, and raw ones stay as they are, so one pass over the decoded text finds any
+// (a scan of the JSON text for "\u" escapes meets every escaped Windows path separator).
+bool holds_surrogate(const char* data, size_t size) {
     const char* end = data + size;
     for (const char* p = data;
-         (p = static_cast<const char*>(std::memchr(p, '\xed', end - p))) != nullptr; ++p)
+         (p = static_cast<const char*>(std::memchr(p, '\xed', static_cast<size_t>(end - p)))) !=
+         nullptr; ++p)
         if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) return true;
-    for (const char* p = data;
-         (p = static_cast<const char*>(std::memchr(p, '\\', end - p))) != nullptr; p += 2) {
-        if (p + 3 < end && p[1] == 'u' && (p[2] == 'd' || p[2] == 'D') &&
-            std::strchr("89abcdefABCDEF", p[3]) != nullptr && p[3] != '\0')
-            return true;
-        if (p + 2 >= end) break;
-    }
     return false;
 }
 
@@ -537,7 +535,6 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
     if (std::memchr(data, '\0', static_cast<size_t>(size)) != nullptr) Py_RETURN_NONE;  // would end it
-    if (may_hold_surrogate(data, static_cast<size_t>(size))) Py_RETURN_NONE;
     static std::vector<char> text;  // the in-situ copy (GIL-serialised, like the buffers)
     text.assign(data, data + size);
     text.push_back('\0');
@@ -548,6 +545,7 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     else
         doc.ParseInsitu<kParseFlags>(text.data());
     if (doc.HasParseError()) Py_RETURN_NONE;
+    if (holds_surrogate(text.data(), static_cast<size_t>(size))) Py_RETURN_NONE;
     // (a text of under 1 KiB cannot nest 500 levels; the Python path judges deeper ones)
     if (size >= 1000 && deeper_than(doc, 500)) Py_RETURN_NONE;
     static Flat out;  // reused: calls are serialised by the GIL
@@ -1395,6 +1393,10 @@ struct NMatcher {
     std::vector<string_view> key_of_gid;
     std::unordered_map<std::string, PyObject*> buckets;  // channel \0 event id -> capsule
     int gid_channel = -1, gid_eventid = -1;
+    // the bucket of the last (channel, event id) looked up (borrowed from `buckets`; null: none)
+    PyObject* last_bucket = nullptr;
+    std::string last_channel;
+    int64_t last_eid = 0;
     size_t memo_bytes = 0;  // in all buckets' memos (none is added beyond kMemoBytes)
     // the last event's (channel, event id) when it had no bucket
     bool missing = false, missing_null = false;
@@ -1721,6 +1723,7 @@ PyObject* nm_register(PyObject*, PyObject* args) {
     auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
     if (m == nullptr || PyCapsule_GetPointer(bcap, "dwell.nbucket") == nullptr) return nullptr;
     std::string key = bucket_key(string_view(channel, static_cast<size_t>(size)), eid);
+    m->last_bucket = nullptr;  // (the remembered lookup may be this key's, or be replaced)
     auto it = m->buckets.find(key);
     Py_INCREF(bcap);
     if (it != m->buckets.end()) {
@@ -2124,7 +2127,6 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     captured = false;
     m.missing = false;
     if (size == 0 || std::memchr(data, '\0', size) != nullptr) return kPython;
-    if (may_hold_surrogate(data, size)) return kPython;
     rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
     rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
@@ -2134,7 +2136,8 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         doc.ParseInsitu<kParseFast>(text.data());
     else
         doc.ParseInsitu<kParseFlags>(text.data());
-    if (doc.HasParseError() || !doc.IsObject()) return kPython;
+    if (doc.HasParseError() || !doc.IsObject() || holds_surrogate(text.data(), size))
+        return kPython;
     members.clear();
     const Value* channel = nullptr;
     const Value* eid = nullptr;
@@ -2149,16 +2152,22 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     }
     if ((channel != nullptr && !channel->IsString()) || eid == nullptr || !eid->IsInt64())
         return kPython;
-    auto it = m.buckets.find(
-        bucket_key(channel != nullptr ? sv(*channel) : string_view("\xff"), eid->GetInt64()));
-    if (it == m.buckets.end()) {  // Python makes the bucket (told the key: see run())
+    string_view channel_text = channel != nullptr ? sv(*channel) : string_view("\xff");
+    int64_t eid_value = eid->GetInt64();
+    if (m.last_bucket == nullptr || m.last_eid != eid_value || m.last_channel != channel_text) {
+        auto it = m.buckets.find(bucket_key(channel_text, eid_value));  // (events come in runs)
+        m.last_bucket = it == m.buckets.end() ? nullptr : it->second;
+        m.last_channel.assign(channel_text.data(), channel_text.size());
+        m.last_eid = eid_value;
+    }
+    if (m.last_bucket == nullptr) {  // Python makes the bucket (told the key: see run())
         m.missing = true;
         m.missing_channel = channel != nullptr ? std::string(sv(*channel)) : std::string();
         m.missing_null = channel == nullptr;
         m.missing_eid = eid->GetInt64();
         return kPython;
     }
-    auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(it->second, "dwell.nbucket"));
+    auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(m.last_bucket, "dwell.nbucket"));
     size_t nslots = b->rule_of_slot.size();
     if (nslots == 0) return kNothing;
     size_t nfields = b->fields.size();
