@@ -1338,6 +1338,7 @@ struct NBucket {
 };
 
 constexpr size_t kMemoBytes = 32 << 20;
+constexpr size_t kMaxMatchText = 256 << 20;
 
 // The memo key of an event: each bucket field's value, typed and length-prefixed; false for
 // values not keyed (objects, nested lists).
@@ -2126,7 +2127,9 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     unknown.clear();
     captured = false;
     m.missing = false;
-    if (size == 0 || std::memchr(data, '\0', size) != nullptr) return kPython;
+    // (spans of the folded texts are 32-bit offsets: a text of over 256 MiB goes to Python)
+    if (size == 0 || size > kMaxMatchText || std::memchr(data, '\0', size) != nullptr)
+        return kPython;
     rapidjson::MemoryPoolAllocator<> value_alloc(value_buffer, sizeof value_buffer);
     rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
