@@ -199,7 +199,7 @@ def test_whole_ingest_is_the_same_without_native(
     ui = Ui(quiet=True)
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "native"), ui)
     monkeypatch.setattr(evtx_reader, "convert_many", None)
-    monkeypatch.setattr(json_reader, "convert", None)
+    monkeypatch.setattr(json_reader, "convert_list", None)
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "python"), ui)
     native_rows = _rows(tmp_path / "native")
     assert len(native_rows) > 1000
@@ -325,3 +325,49 @@ def test_scan_find_is_find_in_scan_text() -> None:
     assert automata.scan_find(auto, view, None) == \
         automata.find(auto, scan_text(view, None)) == [0, 1, 2]
     assert automata.scan_find(auto, {"f": 1.5}, None) is None
+
+
+def _reader_items(items: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows (with their line) and warnings, in the order a reader gave them."""
+    from dwell.ingest.reader import RawRecord, RowBatch
+
+    out: list[tuple[Any, ...]] = []
+    for item in items:
+        if isinstance(item, RowBatch):
+            out += [("row", pos, row) for row, pos in zip(item.rows, item.positions, strict=True)]
+        elif isinstance(item, RawRecord):
+            row = item.row if item.row is not None else row_of(item.event())
+            out.append(("row", item.pos, row))
+        else:
+            out.append(("warning", item.line, item.offset, item.reason))
+    return out
+
+
+def test_json_lines_in_native_batches_keep_the_files_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines the native converter declines (a float, a BOM, malformed JSON) and warnings (an
+    overlong line) come in their place among the converted ones, in batches and across them."""
+    event = {"Event": {"System": {"EventID": 1, "Channel": "Security", "Computer": "PC"},
+                       "EventData": {"User": "bob"}}}
+    lines = [b"\xef\xbb\xbf" + orjson.dumps(event)]
+    for n in range(7):
+        lines += [orjson.dumps({**event, "n": n}), b"{malformed", b"",
+                  orjson.dumps({"Event": {"System": {"EventID": 2.5}}}), b"x" * 300,
+                  orjson.dumps({"Event": {"EventData": {"User": f"u{n}"}}})]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(json_reader, "BATCH_LINES", 4)
+    reader = json_reader.JsonReader(max_line=200)
+
+    def read() -> list[tuple[Any, ...]]:
+        with open(path, "rb") as fh:
+            return _reader_items(list(reader.read(fh, str(path))))
+
+    native_items = read()
+    monkeypatch.setattr(json_reader, "convert_list", None)
+    python_items = read()
+    assert native_items == python_items
+    kinds = [item[0] for item in native_items]
+    assert kinds.count("row") == 1 + 7 * 3 and kinds.count("warning") == 7 * 2
+    assert [item[1] for item in native_items] == sorted(item[1] for item in native_items)

@@ -662,6 +662,42 @@ PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // pulled, or None if it was declined; ``declined`` lists (i, record) for the Python path.
 // ``error`` is an Exception the iterator raised (pulling stopped there; the caller reports it
 // and may call again), ``done`` whether the iterator is exhausted.
+// convert_list(texts: list[bytes | str]) -> (rows, declined): convert() of each text in one
+// call (JSON Lines read in batches); rows in order for the converted texts, declined the
+// indexes of the others (the Python path takes them)
+PyObject* convert_list(PyObject*, PyObject* arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "convert_list() needs a list");
+        return nullptr;
+    }
+    PyObject* rows = PyList_New(0);
+    PyObject* declined = PyList_New(0);
+    if (rows == nullptr || declined == nullptr) {
+        Py_XDECREF(rows);
+        Py_XDECREF(declined);
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(arg); ++i) {
+        PyObject* row = convert_object(PyList_GET_ITEM(arg, i), nullptr);
+        if (row == nullptr) PyErr_Clear();  // (not text: the Python path says what it is)
+        int failed;
+        if (row != nullptr && row != Py_None) {
+            failed = PyList_Append(rows, row);
+        } else {
+            PyObject* index = PyLong_FromSsize_t(i);
+            failed = index == nullptr || PyList_Append(declined, index) < 0;
+            Py_XDECREF(index);
+        }
+        Py_XDECREF(row);
+        if (failed) {
+            Py_DECREF(rows);
+            Py_DECREF(declined);
+            return nullptr;
+        }
+    }
+    return Py_BuildValue("(NN)", rows, declined);
+}
+
 PyObject* convert_many(PyObject*, PyObject* args) {
     PyObject* iterator = nullptr;
     Py_ssize_t limit = 0;
@@ -2453,6 +2489,8 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
 PyMethodDef kMethods[] = {
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
+    {"convert_list", convert_list, METH_O,
+     "convert_list(texts) -> (rows, declined indexes): convert() of each text"},
     {"convert_many", convert_many, METH_VARARGS,
      "convert_many(records, limit) -> (rows, declined, error, done)"},
     {"scan_text", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_text)),

@@ -19,6 +19,8 @@ from dwell.schema import TYPED_FIELDS
 Convert = Callable[..., "tuple[Any, ...] | None"]
 #: ``convert_many(records, limit)`` -> (rows, declined, error, done): see ``_native.cpp``
 ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
+#: ``convert_list(texts)`` -> (rows of the converted, indexes of the declined)
+ConvertList = Callable[[list[Any]], "tuple[list[Any], list[int]]"]
 #: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
 ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
 
@@ -63,7 +65,7 @@ class Matching:
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
 
 
-def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching] | None:
+def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, ConvertList] | None:
     if _DISABLED:
         return None
     try:
@@ -78,13 +80,15 @@ def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching] | None:
     }
     _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
     return (_native.convert, _native.convert_many, _native.scan_text, Automata(_native),
-            Matching(_native))
+            Matching(_native), _native.convert_list)
 
 
 _loaded = _load()
 #: ``convert(text[, fallback_time])`` -> row tuple, or None to take the Python path for that
 #: record; None itself when the module is absent.
 convert: Convert | None = _loaded[0] if _loaded else None
+#: ``convert`` of each of a list of texts: (rows of the converted, indexes of the declined)
+convert_list: ConvertList | None = _loaded[5] if _loaded else None
 #: the same over up to ``limit`` records of an ``evtx`` records_json() iterator
 convert_many: ConvertMany | None = _loaded[1] if _loaded else None
 #: ``dwell.engine.matcher.scan_text`` natively (None for values it leaves to that function)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from dwell.ingest.flatten import flatten_any
-from dwell.ingest.native import convert
-from dwell.ingest.reader import RawRecord
+from dwell.ingest.native import convert_list
+from dwell.ingest.reader import RawRecord, RowBatch
 from dwell.model import IngestWarning
 
 if TYPE_CHECKING:
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 MAX_LINE = 16 * 1024 * 1024
 MAX_DOCUMENT = 256 * 1024 * 1024
+#: Lines converted natively in one call (JSON Lines: no Python object per line but its bytes).
+BATCH_LINES = 2048
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -38,7 +40,7 @@ class JsonReader:
         text = head.removeprefix(_BOM).lstrip()
         return text[:1] in (b"{", b"[")
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
         first = self._first_line(fh)
         fh.seek(0)
         try:
@@ -56,17 +58,22 @@ class JsonReader:
             if not line or line.strip():
                 return line
 
-    def _lines(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | IngestWarning]:
+    def _lines(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
         lineno = 0
         offset = 0
+        # lines waiting for the native converter: their bytes, numbers and offsets
+        batch: list[bytes] = []
+        numbers: list[int] = []
+        starts: list[int] = []
         while True:
             line = fh.readline(self.max_line + 1)
             if not line:
-                return
+                break
             lineno += 1
             start = offset
             offset += len(line)
             if len(line) > self.max_line and not line.endswith(b"\n"):
+                yield from self._convert(batch, numbers, starts, path)  # (the file's order)
                 skipped = len(line) + self._skip_rest(fh)
                 offset = start + skipped
                 yield IngestWarning(
@@ -78,17 +85,45 @@ class JsonReader:
                 continue
             if not line.strip():
                 continue
-            if convert is not None:
-                row = convert(line)
-                if row is not None:
-                    yield RawRecord(None, lineno, row)
-                    continue
-            try:
-                doc = orjson.loads(line.removeprefix(_BOM) if lineno == 1 else line)
-            except orjson.JSONDecodeError as exc:
-                yield IngestWarning(path, f"malformed JSON: {exc}", line=lineno, offset=start)
+            if convert_list is None:
+                yield self._line(line, lineno, path, start)
                 continue
-            yield self._record(doc, lineno, path, start)
+            batch.append(line)
+            numbers.append(lineno)
+            starts.append(start)
+            if len(batch) >= BATCH_LINES:
+                yield from self._convert(batch, numbers, starts, path)
+        yield from self._convert(batch, numbers, starts, path)
+
+    def _convert(self, batch: list[bytes], numbers: list[int], starts: list[int], path: str
+                 ) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+        """The waiting lines converted natively, in order (declined ones in Python); emptied."""
+        if not batch:
+            return
+        assert convert_list is not None
+        rows, declined = convert_list(batch)
+        done = 0  # lines handled
+        used = 0  # rows handled
+        for k in declined:
+            if k > done:
+                yield RowBatch(rows[used:used + k - done], numbers[done:k])
+                used += k - done
+            yield self._line(batch[k], numbers[k], path, starts[k])
+            done = k + 1
+        if done < len(batch):
+            yield RowBatch(rows[used:], numbers[done:])
+        batch.clear()
+        numbers.clear()
+        starts.clear()
+
+    def _line(self, line: bytes, lineno: int, path: str, start: int
+              ) -> RawRecord | IngestWarning:
+        """One line in Python (what the native path declined, or without it)."""
+        try:
+            doc = orjson.loads(line.removeprefix(_BOM) if lineno == 1 else line)
+        except orjson.JSONDecodeError as exc:
+            return IngestWarning(path, f"malformed JSON: {exc}", line=lineno, offset=start)
+        return self._record(doc, lineno, path, start)
 
     def _skip_rest(self, fh: BinaryIO) -> int:
         skipped = 0
