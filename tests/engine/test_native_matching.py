@@ -45,9 +45,9 @@ def _ids(matcher: Matcher, hits: list[int]) -> list[str]:
     return [matcher.rules[i].id for i in hits]
 
 
-def _native(ruleset: list[CompiledRule]) -> Matcher:
+def _native(ruleset: list[CompiledRule], learn: int | None = None) -> Matcher:
     assert matching is not None, "the native module is built in CI (test_native_module_is_built)"
-    matcher = Matcher(ruleset)
+    matcher = Matcher(ruleset, learn=learn)
     matcher.capture([tuple(FIELDS)] * len(matcher.rules))
     return matcher
 
@@ -59,12 +59,13 @@ def _python(ruleset: list[CompiledRule]) -> Matcher:
 
 
 @settings(max_examples=400, deadline=None)
-@given(rulesets(), st.lists(events, min_size=1, max_size=12))
+@given(rulesets(), st.lists(events, min_size=1, max_size=12), st.sampled_from([None, 1, 3]))
 def test_native_equals_python_and_reference(
-    ruleset: list[CompiledRule], batch: list[dict[str, Any]]
+    ruleset: list[CompiledRule], batch: list[dict[str, Any]], learn: int | None
 ) -> None:
+    """(With ``learn``, a bucket's events stay in Python until it has chosen its needles.)"""
     texts = [orjson.dumps(event).decode() for event in batch]
-    native, python = _native(ruleset), _python(ruleset)
+    native, python = _native(ruleset, learn), _python(ruleset)
     for _ in range(2):  # the second pass meets published buckets and memoised outcomes
         got = native.match_texts(texts)
         assert got == python.match_texts(texts)
@@ -140,16 +141,16 @@ def test_bad_bucket_specs_are_refused() -> None:
     assert matching is not None
     bucket = matching.bucket()
     with pytest.raises(ValueError, match="one program per rule slot"):
-        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [], False)
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [])
     with pytest.raises(ValueError, match="slot out of range"):
-        matching.set_bucket(bucket, (), None, None, 0, [], [3], [0], [(3,)], False)
+        matching.set_bucket(bucket, (), None, None, 0, [], [3], [0], [(3,)])
     with pytest.raises(ValueError, match="bad node kind"):
-        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(42,)], False)
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(42,)])
     with pytest.raises(ValueError, match="bad node spec arguments"):
-        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(2, ((3,), (3,)))], False)
+        matching.set_bucket(bucket, (), None, None, 0, [], [], [0], [(2, ((3,), (3,)))])
     with pytest.raises(ValueError, match="one target list per word"):
         assert automata is not None
-        matching.set_bucket(bucket, (), automata.build(["abc"]), None, 1, [], [], [], [], False)
+        matching.set_bucket(bucket, (), automata.build(["abc"]), None, 1, [], [], [], [])
 
 
 @settings(max_examples=200, deadline=None)

@@ -971,7 +971,6 @@ class Matcher:
         self._learn = learn if learn is not None else 0 if self._native is not None \
             else LEARN_EVENTS
         self._published: set[tuple[str | None, int]] = set()
-        self._learning: list[_Bucket] = []  # published buckets still counting needles
         self._capture: list[tuple[str, ...]] = [()] * len(self.rules)
 
     def capture(self, names: list[tuple[str, ...]]) -> None:
@@ -1139,8 +1138,6 @@ class Matcher:
             redo = self._finish(_matching.run(self._native, items), items, again=False)
             out.extend((retry[k], hits, values) for k, hits, values in redo)
             out.sort(key=lambda item: item[0])
-        if self._learning:
-            self._sync()
         return out
 
     def _undecided(self, view: dict[str, Any], slots: list[int]) -> list[int]:
@@ -1169,9 +1166,11 @@ class Matcher:
             return
         bucket = (self._buckets.get((channel, eid, True)) if channel is not None
                   else self._shared.get((None, eid, True)))
-        if bucket is None or any(s is not None and s.automaton is None
-                                 for s in (bucket.scanner, bucket.keywords)):
+        scanners = (bucket.scanner, bucket.keywords) if bucket is not None else ()
+        if bucket is None or any(s is not None and s.automaton is None for s in scanners):
             return  # (native matching comes with the native automaton: never the latter)
+        if bucket.learning and any(s is not None for s in scanners):
+            return  # its events stay in Python (which counts needles) until it has learned
         assert _matching is not None
         if bucket.native is None:
             bucket.native = _matching.bucket()
@@ -1182,29 +1181,9 @@ class Matcher:
     def _set_native(self, bucket: _Bucket) -> None:
         assert _matching is not None
         scanner, keywords = bucket.scanner, bucket.keywords
-        learning = bucket.learning and (scanner is not None or keywords is not None)
         _matching.set_bucket(
             bucket.native, bucket.scan, scanner.automaton if scanner is not None else None,
             keywords.automaton if keywords is not None else None, bucket.split,
             [sorted(t) for t in bucket.targets],
             list(bucket.always), [index for index, _ in bucket.entries],
-            [native_spec(node) for node in bucket.nodes], learning)
-        if learning:
-            self._learning.append(bucket)
-
-    def _sync(self) -> None:
-        """Add the needle counts of published learning buckets; re-publish the learned."""
-        assert _matching is not None
-        still: list[_Bucket] = []
-        for bucket in self._learning:
-            seen, counts = _matching.take_counts(bucket.native)
-            if bucket.learning:
-                bucket.counts = [a + b for a, b in zip(bucket.counts, counts, strict=True)]
-                bucket.seen += seen
-                if bucket.seen >= self._learn:
-                    bucket.learned()
-            if bucket.learning:
-                still.append(bucket)
-            else:
-                self._set_native(bucket)
-        self._learning = still
+            [native_spec(node) for node in bucket.nodes])

@@ -1335,9 +1335,6 @@ struct NBucket {
     std::vector<PyObject*> calls;    // kCall tests' predicates, or what makes them (owned)
     std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
     bool keyword_programs = false;   // a program has a keyword test (reads every field)
-    bool learning = false;           // count words found (once per event) and events seen
-    std::vector<int64_t> counts;
-    int64_t seen = 0;
     // Outcomes by the values of `fields` (what the rules read): logs repeat themselves, and an
     // event with the same values has the same matching rules. Keys are compared whole.
     std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>> memo;
@@ -1367,9 +1364,6 @@ struct NBucket {
         std::swap(made, o.made);
         std::swap(keyword_programs, o.keyword_programs);
         std::swap(memo, o.memo);
-        std::swap(learning, o.learning);
-        std::swap(counts, o.counts);
-        std::swap(seen, o.seen);
     }
 };
 
@@ -1640,13 +1634,13 @@ bool int_list(PyObject* seq, std::vector<int>& out) {
 
 // set_bucket(bucket, scan: tuple[str], automaton | None, keywords | None, split: int,
 //            targets: list[list[int]], always: list[int], rules: list[int],
-//            programs: list[spec], learning: bool)
+//            programs: list[spec])
 PyObject* nb_set(PyObject*, PyObject* args) {
     PyObject *capsule, *scan, *automaton_obj, *keywords_obj, *targets, *always, *rules, *programs;
-    int learning = 0, split = 0;
-    if (!PyArg_ParseTuple(args, "OOOOiO!OO!O!p", &capsule, &scan, &automaton_obj, &keywords_obj,
+    int split = 0;
+    if (!PyArg_ParseTuple(args, "OOOOiO!OO!O!", &capsule, &scan, &automaton_obj, &keywords_obj,
                           &split, &PyList_Type, &targets, &always, &PyList_Type, &rules,
-                          &PyList_Type, &programs, &learning))
+                          &PyList_Type, &programs))
         return nullptr;
     auto* old = static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"));
     if (old == nullptr) return nullptr;
@@ -1715,26 +1709,9 @@ PyObject* nb_set(PyObject*, PyObject* args) {
         }
         Py_DECREF(fast);
     }
-    b.learning = learning != 0;
-    b.counts.assign(words, 0);
     // swap in (the capsule keeps its pointer; the old contents are freed with `b`)
     old->swap(b);
     Py_RETURN_NONE;
-}
-
-// take_counts(bucket) -> (events seen, per word: events it was found in); both reset
-PyObject* nb_take(PyObject*, PyObject* capsule) {
-    auto* b = static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"));
-    if (b == nullptr) return nullptr;
-    PyObject* counts = PyList_New(static_cast<Py_ssize_t>(b->counts.size()));
-    if (counts == nullptr) return nullptr;
-    for (size_t i = 0; i < b->counts.size(); ++i) {
-        PyList_SET_ITEM(counts, static_cast<Py_ssize_t>(i), PyLong_FromLongLong(b->counts[i]));
-        b->counts[i] = 0;
-    }
-    PyObject* out = Py_BuildValue("(LN)", static_cast<long long>(b->seen), counts);
-    b->seen = 0;
-    return out;
 }
 
 // (a Channel that is absent or null has the key of "\xff", which no UTF-8 text is)
@@ -2241,7 +2218,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
             if (!mem.value->IsNull() && !scan_texts(a, ev, *mem.value, found)) return kPython;
         for (int& w : found) w += b->split;
     }
-    bool memo = !b->learning && found.empty() && memo_key(key, ev.values);
+    bool memo = found.empty() && memo_key(key, ev.values);
     if (memo) {
         auto known = b->memo.find(key);
         if (known != b->memo.end()) {
@@ -2274,9 +2251,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
                 marked[static_cast<size_t>(s)] = 1;
                 slots.push_back(s);
             }
-        if (b->learning) ++b->counts[static_cast<size_t>(w)];
     }
-    if (b->learning && (b->automaton != nullptr || b->keywords != nullptr)) ++b->seen;
     std::sort(slots.begin(), slots.end());
     if (b->keyword_programs) memo = memo && !evaluates_keywords(*b, slots);
     for (int s : slots) {
@@ -2505,8 +2480,7 @@ PyMethodDef kMethods[] = {
     {"matcher", nm_new, METH_NOARGS, "matcher() -> an empty registry of native buckets"},
     {"bucket", nb_new, METH_NOARGS, "bucket() -> an empty native bucket"},
     {"set_bucket", nb_set, METH_VARARGS,
-     "set_bucket(bucket, scan, automaton, targets, always, rules, programs, learning)"},
-    {"take_counts", nb_take, METH_O, "take_counts(bucket) -> (seen, counts), both reset"},
+     "set_bucket(bucket, scan, automaton, keywords, split, targets, always, rules, programs)"},
     {"register", nm_register, METH_VARARGS, "register(matcher, channel, event_id, bucket)"},
     {"capture", nm_capture, METH_VARARGS,
      "capture(matcher, names): per rule index, the fields a hit's matched values keep"},

@@ -46,10 +46,9 @@ class Matching:
         self.matcher: Callable[[], Any] = module.matcher
         #: ``bucket()`` -> an empty bucket (matches nothing until set)
         self.bucket: Callable[[], Any] = module.bucket
-        #: ``set_bucket(bucket, scan, automaton, targets, always, rules, programs, learning)``
+        #: ``set_bucket(bucket, scan, automaton, keywords, split, targets, always, rules,
+        #: programs)``
         self.set_bucket: Callable[..., None] = module.set_bucket
-        #: ``take_counts(bucket)`` -> (events seen, per word: events found in), both reset
-        self.take_counts: Callable[[Any], tuple[int, list[int]]] = module.take_counts
         #: ``register(matcher, channel, event_id, bucket)``
         self.register: Callable[[Any, str | None, int, Any], None] = module.register
         #: ``capture(matcher, names)``: per rule index, the fields a hit keeps the values of
