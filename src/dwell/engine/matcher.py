@@ -209,16 +209,25 @@ def _pred(node: Node) -> Pred:
     return _test_pred(node)
 
 
-def _or_parts(node: Or) -> list[Pred]:
-    """Predicates of an OR's branches; many string tests of one field/op become one test."""
+#: The string operations an OR's branches are grouped by (and generated code tests inline).
+_STRING_OPS = ("eq", "contains", "startswith", "endswith")
+
+
+def _or_groups(node: Or) -> tuple[dict[tuple[str | None, str], list[str]], list[Node]]:
+    """An OR's folded string tests by (field, operation), and its other branches."""
     groups: dict[tuple[str | None, str], list[str]] = {}
     rest: list[Node] = []
     for arg in node.args:
-        if isinstance(arg, Test) and not arg.cased and \
-                arg.op in ("eq", "contains", "startswith", "endswith"):
+        if isinstance(arg, Test) and not arg.cased and arg.op in _STRING_OPS:
             groups.setdefault((arg.field, arg.op), []).append(arg.value)
         else:
             rest.append(arg)
+    return groups, rest
+
+
+def _or_parts(node: Or) -> list[Pred]:
+    """Predicates of an OR's branches; many string tests of one field/op become one test."""
+    groups, rest = _or_groups(node)
     parts: list[Pred] = []
     for (name, op), literals in groups.items():
         if len(literals) < 3:
@@ -335,8 +344,6 @@ def _test_pred(test: Test) -> Pred:
 # test calls its closure from :func:`_test_pred`. Literals, field names and closures reach the
 # generated code only as names bound in its namespace, never as source text.
 
-_STRING_OPS = ("eq", "contains", "startswith", "endswith")
-
 
 def _g_any(texts: list[str], lit: Any) -> bool:
     return any(lit in t for t in texts)
@@ -408,13 +415,7 @@ class _Gen:
 
     def or_parts(self, node: Or) -> list[str]:
         """As :func:`_or_parts`: many literals of one field and operation become one test."""
-        groups: dict[tuple[str | None, str], list[str]] = {}
-        rest: list[Node] = []
-        for arg in node.args:
-            if isinstance(arg, Test) and not arg.cased and arg.op in _STRING_OPS:
-                groups.setdefault((arg.field, arg.op), []).append(arg.value)
-            else:
-                rest.append(arg)
+        groups, rest = _or_groups(node)
         parts: list[str] = []
         for (name, op), literals in groups.items():
             if len(literals) < 3:
