@@ -1866,23 +1866,21 @@ bool add_text(EventState& ev, const Value& v) {
 }
 
 // Builds the texts of field f (once per event); false: unsupported.
+// Appends the texts of a value (a list's items one by one, nulls skipped); false: unsupported.
+bool add_texts(EventState& ev, const Value& v) {
+    if (!v.IsArray()) return add_text(ev, v);
+    for (auto& item : v.GetArray()) {
+        if (item.IsNull()) continue;
+        if (item.IsArray() || !add_text(ev, item)) return false;
+    }
+    return true;
+}
+
 bool texts_of(EventState& ev, int f) {
     uint8_t st = ev.state[static_cast<size_t>(f)];
     if (st) return st == 1;
-    const Value* v = ev.values[static_cast<size_t>(f)];
     auto from = static_cast<uint32_t>(ev.spans.size());
-    bool ok = true;
-    if (v->IsArray()) {
-        for (auto& item : v->GetArray()) {
-            if (item.IsNull()) continue;
-            if (item.IsArray() || !add_text(ev, item)) {
-                ok = false;
-                break;
-            }
-        }
-    } else {
-        ok = add_text(ev, *v);
-    }
+    bool ok = add_texts(ev, *ev.values[static_cast<size_t>(f)]);
     ev.state[static_cast<size_t>(f)] = ok ? 1 : 2;
     ev.text_range[static_cast<size_t>(f)] = {from, static_cast<uint32_t>(ev.spans.size())};
     return ok;
@@ -1987,18 +1985,7 @@ Tri keyword_test(EventState& ev, const NNode& node) {
         if (ev.gid_seen[g] == ev.generation) continue;  // a later value of the same name
         ev.gid_seen[g] = ev.generation;
         size_t mark = ev.spans.size();
-        bool ok = true;
-        if (mem.value->IsArray()) {
-            for (auto& item : mem.value->GetArray()) {
-                if (item.IsNull()) continue;
-                if (item.IsArray() || !add_text(ev, item)) {
-                    ok = false;
-                    break;
-                }
-            }
-        } else {
-            ok = add_text(ev, *mem.value);
-        }
+        bool ok = add_texts(ev, *mem.value);
         bool hit = false;
         for (size_t i = mark; ok && !hit && i < ev.spans.size(); ++i) {
             const Span& sp = ev.spans[i];
@@ -2068,20 +2055,13 @@ Tri eval_node(EventState& ev, const Program& prog, int index) {
             Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first)]);
             return r == kU ? kU : (r == kT ? kF : kT);
         }
-        case kAnd: {
-            Tri out = kT;
+        case kAnd:
+        case kOr: {  // a false (AND) or true (OR) argument decides; else unknown wins
+            Tri decides = node.kind == kAnd ? kF : kT;
+            Tri out = node.kind == kAnd ? kT : kF;
             for (int i = 0; i < node.count; ++i) {
                 Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first + i)]);
-                if (r == kF) return kF;
-                if (r == kU) out = kU;
-            }
-            return out;
-        }
-        case kOr: {
-            Tri out = kF;
-            for (int i = 0; i < node.count; ++i) {
-                Tri r = eval_node(ev, prog, prog.kids[static_cast<size_t>(node.first + i)]);
-                if (r == kT) return kT;
+                if (r == decides) return decides;
                 if (r == kU) out = kU;
             }
             return out;
