@@ -1311,6 +1311,7 @@ struct Program {
     std::vector<NNode> nodes;
     std::vector<int> kids;
     int root = -1;
+    bool keywords = false;  // has a keyword test (reads every field: not memoisable)
 };
 
 struct Span {
@@ -1334,7 +1335,6 @@ struct NBucket {
     std::vector<Program> programs;   // per slot
     std::vector<PyObject*> calls;    // kCall tests' predicates, or what makes them (owned)
     std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
-    bool keyword_programs = false;   // a program has a keyword test (reads every field)
     // Outcomes by the values of `fields` (what the rules read): logs repeat themselves, and an
     // event with the same values has the same matching rules. Keys are compared whole.
     std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>> memo;
@@ -1362,7 +1362,6 @@ struct NBucket {
         std::swap(programs, o.programs);
         std::swap(calls, o.calls);
         std::swap(made, o.made);
-        std::swap(keyword_programs, o.keyword_programs);
         std::swap(memo, o.memo);
     }
 };
@@ -1556,7 +1555,7 @@ bool build_node(Program& prog, NBucket& b, PyObject* spec, int depth, int& out) 
         PyObject* field = PyTuple_GET_ITEM(spec, 1);
         if (field == Py_None) {
             node.field = -1;  // a keyword: any field's value
-            b.keyword_programs = true;
+            prog.keywords = true;
         } else {
             if (!utf8(field, name)) return false;
             node.field = field_of(b, name);
@@ -2099,8 +2098,7 @@ enum Outcome { kNothing, kPython, kFound };
 // Whether any of these slots' programs has a keyword test (its outcome is not memoisable).
 bool evaluates_keywords(const NBucket& b, const std::vector<int>& slots) {
     for (int s : slots)
-        for (const NNode& node : b.programs[static_cast<size_t>(s)].nodes)
-            if (node.kind == kTest && node.field < 0) return true;
+        if (b.programs[static_cast<size_t>(s)].keywords) return true;
     return false;
 }
 
@@ -2233,7 +2231,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
             }
     }
     std::sort(slots.begin(), slots.end());
-    if (b->keyword_programs) memo = memo && !evaluates_keywords(*b, slots);
+    memo = memo && !evaluates_keywords(*b, slots);
     for (int s : slots) {
         marked[static_cast<size_t>(s)] = 0;
         const Program& prog = b->programs[static_cast<size_t>(s)];
