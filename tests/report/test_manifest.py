@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from report_case import build_detections
 
 from dwell.errors import StoreError
 from dwell.report.manifest import latest_manifest, rules_fired, write_manifest
+from dwell.store import open_case
 
 
 def test_manifest_records_versions_args_rules_sources(plain_case: Path) -> None:
@@ -50,3 +53,25 @@ def test_bad_kind_and_missing_case(tmp_path: Path) -> None:
         write_manifest(tmp_path, "../x", {})
     with pytest.raises(StoreError, match="no case at"):
         write_manifest(tmp_path / "nope", "report", {})
+
+
+def test_source_times_are_iso_utc_whatever_the_session_zone(plain_case: Path) -> None:
+    from dwell.report.manifest import _ISO_SQL
+    from dwell.report.text import iso_utc
+
+    path = write_manifest(plain_case, "report", {})
+    data = json.loads(path.read_text())
+    with open_case(plain_case) as reader:
+        expected = {sha: (iso_utc(first), iso_utc(last)) for sha, first, last in reader.sql(
+            "SELECT sha256, first_ts, last_ts FROM sources").fetchall()}
+    assert {s["sha256"]: (s["first"], s["last"]) for s in data["sources"]} == expected
+    # whole seconds (isoformat leaves out the fraction), before 1970, no time, another zone
+    times = [datetime(2022, 7, 15, 3, 4, 5, tzinfo=UTC), datetime(2022, 7, 15, 3, 4, 5, 120,
+             tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+             datetime(1601, 1, 1, tzinfo=UTC), None]
+    db = duckdb.connect()
+    db.execute("SET TimeZone = 'Asia/Tokyo'")
+    db.execute("CREATE TABLE t (i INTEGER, ts TIMESTAMPTZ)")
+    db.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(times)))
+    got = db.execute(f"SELECT {_ISO_SQL.format(c='ts')} FROM t ORDER BY i").fetchall()
+    assert [row[0] for row in got] == [iso_utc(t) for t in times]

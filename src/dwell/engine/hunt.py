@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from dwell.engine.correlation import correlate
 from dwell.engine.matcher import Matcher
@@ -29,7 +30,7 @@ from dwell.errors import StoreError
 from dwell.ingest.pipeline import no_cyclic_gc
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter, open_case
-from dwell.store.layout import CATALOG, events_dir, is_case
+from dwell.store.layout import CATALOG, DETECTIONS_KEY, detections_dir, events_dir, is_case
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -44,12 +45,9 @@ if TYPE_CHECKING:
 RETRO_BATCH = 8192
 _ROW_COLUMNS = ("timestamp", "host", "host_short", "user", "channel", "event_id", "record_id",
                 "source_file", "source_sha256", "source_pos")
+#: The hunt's table in the catalog (detections are a Parquet file the catalog names: see
+#: :func:`_store`; cases written before that hold a ``detections`` table, read and replaced).
 DETECTIONS_DDL = (
-    "CREATE TABLE IF NOT EXISTS detections (rule_id VARCHAR, title VARCHAR, level VARCHAR, "
-    "status VARCHAR, tags VARCHAR[], rule_file VARCHAR, rule_sha256 VARCHAR, "
-    "timestamp TIMESTAMPTZ, host VARCHAR, host_short VARCHAR, \"user\" VARCHAR, "
-    "channel VARCHAR, event_id INTEGER, record_id BIGINT, source_file VARCHAR, "
-    "source_sha256 VARCHAR, source_pos BIGINT, matched VARCHAR, correlation VARCHAR)",
     "CREATE TABLE IF NOT EXISTS hunt_rules (rule_id VARCHAR PRIMARY KEY, title VARCHAR, "
     "level VARCHAR, hits BIGINT, evaluations BIGINT, seconds DOUBLE, ruleset_sha256 VARCHAR)",
 )
@@ -90,6 +88,8 @@ class HuntSummary:
 _TS = DETECTION_SCHEMA.get_field_index("timestamp")
 #: Detection columns that are the rule's (DETECTION_SCHEMA order, rule_id first).
 _RULE_COLUMNS = ("rule_id", "title", "level", "status", "tags", "rule_file", "rule_sha256")
+#: The order :func:`read_detections` returns.
+_ORDER = ("timestamp", "rule_id", "source_file", "record_id")
 
 
 def _rule_columns(rules: list[CompiledRule]) -> pa.RecordBatch:
@@ -466,8 +466,18 @@ def _dedupe(table: pa.Table) -> pa.Table:
 
 
 def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) -> None:
+    """Replace the case's detections of ``ruleset``'s rules by ``table``.
+
+    The detections are one Parquet file: the new file (this hunt's detections plus the
+    others the case held) is written and synced first, then named by the catalog in the
+    same transaction as the rule statistics; the old file goes after the commit. A run
+    killed before the commit leaves the case as it was (the writer deletes the stray file).
+    """
+    # microseconds, like every stored time (a datetime cannot hold EVTX's 100 ns ticks)
+    table = table.set_column(_TS, "timestamp", pc.round_temporal(
+        table.column(_TS), multiple=1, unit="microsecond"))
     summary.table = table
-    ids = pa.table({"id": pa.array([r.id for r in ruleset.rules], type=pa.string())})
+    ids = pa.array(sorted({r.id for r in ruleset.rules}), type=pa.string())
     stats = list(summary.stats.values())
     rule_table = pa.table({
         "rule_id": pa.array([s.rule_id for s in stats], type=pa.string()),
@@ -482,47 +492,72 @@ def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) 
         db = writer.db
         for ddl in DETECTIONS_DDL:
             db.execute(ddl)
-        db.register("_ids", ids)
-        db.register("_new", table)
+        old_file, others = _stored(db, case, leave_out=ids)
+        summary.other_detections = others.num_rows
+        name = writer.write_detections(pa.concat_tables([others, table]) if others.num_rows
+                                       else table)
         db.register("_rules", rule_table)
         db.execute("BEGIN TRANSACTION")
         try:
-            found = db.execute("SELECT count(*) FROM detections WHERE rule_id NOT IN "
-                               "(SELECT id FROM _ids)").fetchall()
-            summary.other_detections = int(found[0][0]) if found else 0
-            db.execute("DELETE FROM detections WHERE rule_id IN (SELECT id FROM _ids)")
-            db.execute("DELETE FROM hunt_rules WHERE rule_id IN (SELECT id FROM _ids)")
-            db.execute("INSERT INTO detections SELECT * FROM _new")
+            db.execute("DROP TABLE IF EXISTS detections")
+            db.execute("DELETE FROM hunt_rules WHERE rule_id IN (SELECT rule_id FROM _rules)")
             db.execute("INSERT INTO hunt_rules SELECT * FROM _rules")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('ruleset_sha256', ?)",
-                       [ruleset.sha256])
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                           [[DETECTIONS_KEY, name], ["ruleset_sha256", ruleset.sha256]])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
+            writer.drop_detections(name)
             raise
         finally:
-            for name in ("_ids", "_new", "_rules"):
-                db.unregister(name)
+            db.unregister("_rules")
+        if old_file is not None:
+            writer.drop_detections(old_file)
+
+
+def _stored(
+    db: duckdb.DuckDBPyConnection, case: Path, leave_out: pa.Array | None = None
+) -> tuple[str | None, pa.Table]:
+    """The detections file a catalog names (None: none, or an older case's table) and the
+    detections it holds, without those of the rule ids ``leave_out``."""
+    found = db.execute("SELECT value FROM meta WHERE key = ?", [DETECTIONS_KEY]).fetchall()
+    if found:
+        name = str(found[0][0])
+        stored = pq.ParquetFile(detections_dir(case) / name)
+        if leave_out is None:
+            return name, stored.read().cast(DETECTION_SCHEMA)
+        # (re-running the same rules, the usual case, needs only the rule ids)
+        keep = pc.invert(pc.is_in(stored.read(columns=["rule_id"]).column(0),
+                                  value_set=leave_out))
+        if not pc.any(keep).as_py():
+            return name, DETECTION_SCHEMA.empty_table()
+        return name, stored.read().cast(DETECTION_SCHEMA).filter(keep)
+    legacy = db.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                        "current_database() AND table_name = 'detections'").fetchall()
+    table = DETECTION_SCHEMA.empty_table()
+    if legacy and legacy[0][0]:
+        table = db.sql("SELECT * FROM detections").to_arrow_table().cast(DETECTION_SCHEMA)
+    if leave_out is not None:
+        table = table.filter(pc.invert(pc.is_in(table.column("rule_id"), value_set=leave_out)))
+    return None, table
 
 
 def read_detections(case_dir: str | os.PathLike[str]) -> pa.Table:
-    """The detections stored in a case (empty if it was never hunted)."""
+    """The detections stored in a case (empty if it was never hunted), in time order."""
     case = Path(case_dir)
     if not is_case(case):
         raise StoreError(f"no case at {case}; create one with `dwell hunt PATH --case {case}`")
-    db = duckdb.connect()
-    try:
-        db.execute("ATTACH ? AS cat (READ_ONLY)", [str(case / CATALOG)])
-        found = db.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'cat' "
-                           "AND table_name = 'detections'").fetchall()
-        if not found or not found[0][0]:
-            return DETECTION_SCHEMA.empty_table()
-        table = db.sql("SELECT * FROM cat.detections ORDER BY timestamp, rule_id, "
-                           "source_file, record_id").to_arrow_table()
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot read the detections of {case}: {exc}") from exc
-    finally:
-        db.close()
-    if isinstance(table, pa.RecordBatchReader):
-        table = table.read_all()
-    return table.cast(DETECTION_SCHEMA)
+    for _ in range(2):  # a hunt may replace the file between the catalog read and ours
+        db = duckdb.connect()
+        try:
+            db.execute("ATTACH ? AS cat (READ_ONLY)", [str(case / CATALOG)])
+            db.execute("USE cat")
+            table = _stored(db, case)[1]
+            return table.sort_by([(key, "ascending") for key in _ORDER])
+        except FileNotFoundError:
+            continue
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            raise StoreError(f"cannot read the detections of {case}: {exc}") from exc
+        finally:
+            db.close()
+    raise StoreError(f"the detections file that the catalog of {case} names is missing")

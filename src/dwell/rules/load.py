@@ -19,22 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError, SigmaRuleLocation
-from sigma.filters import SigmaFilter
-from sigma.rule import SigmaRule
-
 from dwell.errors import UsageError
 from dwell.model import Severity
-from dwell.rules.compile import CompileError, compile_detection
 from dwell.rules.ir import Node, fields_of, rename
 from dwell.rules.logsource import Target, targets_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from sigma.collection import SigmaCollection
     from sigma.correlations import SigmaCorrelationRule
+    from sigma.exceptions import SigmaError
+    from sigma.filters import SigmaFilter
+    from sigma.rule import SigmaRule
 
 #: Bump when the compiled form changes, so stale caches are not used.
 COMPILER_VERSION = "1"
@@ -270,6 +267,15 @@ def _doc_lines(text: str) -> list[int]:
 def _compile_all(
     blobs: list[tuple[str, bytes, str]], placeholders: Mapping[str, Sequence[str]] | None
 ) -> tuple[list[CompiledRule], list[RuleIssue]]:
+    # pySigma (and PyYAML) only when rules are compiled: a cached rule set loads without them
+    import yaml
+    from sigma.collection import SigmaCollection
+    from sigma.exceptions import SigmaError, SigmaRuleLocation
+    from sigma.filters import SigmaFilter
+    from sigma.rule import SigmaRule
+
+    from dwell.rules.compile import CompileError
+
     errors: list[RuleIssue] = []
     parsed: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = []
     where: dict[int, tuple[str, int | None, str]] = {}
@@ -409,6 +415,8 @@ def _detection(
     rule: SigmaRule, path: str, line: int | None, sha: str,
     placeholders: Mapping[str, Sequence[str]] | None,
 ) -> CompiledRule:
+    from dwell.rules.compile import CompileError, compile_detection
+
     ls = rule.logsource
     targets = targets_for(ls.product, ls.category, ls.service)
     if isinstance(targets, str):
@@ -427,6 +435,10 @@ def _correlation(
     rule: SigmaCorrelationRule, collection: SigmaCollection, path: str, line: int | None,
     sha: str,
 ) -> CompiledRule:
+    from sigma.exceptions import SigmaError
+
+    from dwell.rules.compile import CompileError
+
     kind = str(rule.type.name).lower()
     if kind not in CORRELATION_TYPES:
         raise CompileError(f"correlation type {kind} is not supported (supported: "

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sigma.pipelines.common import windows_logsource_mapping
-
 SYSMON: Final = "microsoft-windows-sysmon/operational"
 SECURITY: Final = "security"
 PS_OPERATIONAL: Final = ("microsoft-windows-powershell/operational", "powershellcore/operational")
@@ -117,6 +115,8 @@ _EXTRA_SERVICES: Final[dict[str, tuple[str, ...]]] = {
 def _service_channels(service: str) -> tuple[str, ...] | None:
     if service in _EXTRA_SERVICES:
         return _EXTRA_SERVICES[service]
+    from sigma.pipelines.common import windows_logsource_mapping  # (only when compiling)
+
     found = windows_logsource_mapping.get(service)
     if found is None:
         return None

@@ -7,6 +7,9 @@ from typing import Final
 
 CATALOG: Final = "catalog.duckdb"
 EVENTS_DIR: Final = "events"
+#: the case's detections: one Parquet file, named by the catalog's meta key below
+DETECTIONS_DIR: Final = "detections"
+DETECTIONS_KEY: Final = "detections_file"
 LOCK: Final = ".lock"
 PART_SUFFIX: Final = ".parquet"
 TMP_SUFFIX: Final = ".tmp"
@@ -27,6 +30,10 @@ DDL: Final = (
 
 def events_dir(case: Path) -> Path:
     return case / EVENTS_DIR
+
+
+def detections_dir(case: Path) -> Path:
+    return case / DETECTIONS_DIR
 
 
 def is_case(case: Path) -> bool:

@@ -23,7 +23,16 @@ import pyarrow.parquet as pq
 
 from dwell.errors import StoreError
 from dwell.schema import EVENT_SCHEMA
-from dwell.store.layout import CATALOG, DDL, LOCK, PART_SUFFIX, TMP_SUFFIX, events_dir
+from dwell.store.layout import (
+    CATALOG,
+    DDL,
+    DETECTIONS_KEY,
+    LOCK,
+    PART_SUFFIX,
+    TMP_SUFFIX,
+    detections_dir,
+    events_dir,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -135,13 +144,40 @@ class CaseWriter:
         self._recover()
 
     def _recover(self) -> None:
-        """Delete part files that no committed source owns (left by a killed run)."""
+        """Delete part and detection files the catalog does not name (left by a killed run)."""
         owned = {row[0] for row in self.db.execute("SELECT file FROM parts").fetchall()}
-        for path in events_dir(self.case).iterdir():
-            if path.name not in owned and (
-                path.name.endswith(TMP_SUFFIX) or path.name.endswith(PART_SUFFIX)
-            ):
-                path.unlink(missing_ok=True)
+        owned.update(row[0] for row in self.db.execute(
+            "SELECT value FROM meta WHERE key = ?", [DETECTIONS_KEY]).fetchall())
+        for folder in (events_dir(self.case), detections_dir(self.case)):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                if path.name not in owned and (
+                    path.name.endswith(TMP_SUFFIX) or path.name.endswith(PART_SUFFIX)
+                ):
+                    path.unlink(missing_ok=True)
+
+    def write_detections(self, table: pa.Table) -> str:
+        """Write ``table`` as a new detections file (durable, not yet named by the catalog:
+        the caller records the returned name under ``DETECTIONS_KEY`` in its transaction, or
+        removes the file with :meth:`drop_detections`)."""
+        folder = detections_dir(self.case)
+        folder.mkdir(exist_ok=True)
+        name = f"detections-{uuid.uuid4().hex}{PART_SUFFIX}"
+        tmp = folder / f".{name}{TMP_SUFFIX}"
+        try:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, folder / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return name
+
+    def drop_detections(self, name: str) -> None:
+        """Delete a detections file the catalog no longer names."""
+        (detections_dir(self.case) / name).unlink(missing_ok=True)
 
     def known_hashes(self) -> set[str]:
         """SHA-256 of every source already in the case."""
