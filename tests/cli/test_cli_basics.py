@@ -1,8 +1,11 @@
+"""Process-level set-up the command line does before any command."""
+
+from __future__ import annotations
+
+import platform
+
+from dwell.cli import tune_allocator
 
 
 def test_the_allocator_is_tuned_where_glibc_allows_it() -> None:
-    import platform
-
-    from dwell.cli import tune_allocator
-
     assert tune_allocator() is (platform.libc_ver()[0] == "glibc")
