@@ -97,3 +97,20 @@ def test_hunt_keeps_sub_microsecond_event_times(tmp_path: Path) -> None:
     assert main(["hunt", "--case", str(case), *rules]) == 0  # retro-hunt of the stored event
     stamps = read_detections(case).column("timestamp").to_pylist()
     assert [s.isoformat() for s in stamps] == ["2021-03-04T05:06:07.123457+00:00"]  # (µs, rounded)
+
+
+def test_bucket_plans_are_kept_for_the_next_hunt_of_the_same_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DWELL_CACHE_DIR", str(tmp_path / "cache"))
+    case = tmp_path / "case"
+    args = ["--rules", str(RULES), "--jobs", "1", "-q"]
+    assert main(["hunt", str(SAMPLES), "--case", str(case), *args]) in (0, 3)
+    cold = read_detections(case)
+    plans = list((tmp_path / "cache").glob("plans-*.pickle"))
+    assert len(plans) == 1 and plans[0].stat().st_size > 0
+    assert main(["hunt", "--case", str(case), *args]) == 0  # made from the plans
+    assert _key(read_detections(case)) == _key(cold)
+    other = ["--rules", str(RULES), "--min-level", "high", "--jobs", "1", "-q"]
+    assert main(["hunt", "--case", str(case), *other]) == 0  # another selection: own plans
+    assert len(list((tmp_path / "cache").glob("plans-*.pickle"))) == 2

@@ -194,3 +194,43 @@ def test_lone_surrogates_and_nul_go_to_python() -> None:
     got = matching.run(native._native, texts)
     assert [(i, hits) for i, hits, _, _ in got] == [(0, None), (1, None), (2, [0]), (3, None),
                                                    (4, [0])]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rulesets(), st.lists(events, min_size=1, max_size=12))
+def test_buckets_made_from_saved_plans_match_alike(
+    ruleset: list[CompiledRule], batch: list[dict[str, Any]]
+) -> None:
+    """A matcher given another's plans makes its native buckets from them (no Python bucket
+    first) and finds the same hits, unknown tests and captured values included."""
+    texts = [orjson.dumps(event).decode() for event in batch]
+    first = _native(ruleset)
+    expected = first.match_texts(texts)
+    reused = _native(ruleset)
+    reused.use_plans(first.new_plans)
+    for _ in range(2):
+        assert reused.match_texts(texts) == expected
+    assert not set(reused.new_plans) & set(first.new_plans)  # (given plans are not handed out)
+
+
+def test_plans_spare_the_python_buckets_and_survive_a_file(tmp_path: Any) -> None:
+    from dwell.engine.matcher import load_plans, save_plans
+
+    image = _rule("img", FieldTest("image", "endswith", "\\cmd.exe", needle="\\cmd.exe"))
+    texts = [orjson.dumps({"Channel": c, "EventID": 4688, "Image": i}).decode()
+             for c in ("Security", "SECURITY") for i in ("C:\\cmd.exe", "C:\\x.exe")]
+    first = _native([image])
+    expected = first.match_texts(texts)
+    assert set(first.new_plans) == {("security", 4688)}
+    path = str(tmp_path / "sub" / "plans.pickle")
+    save_plans(path, first.new_plans)
+    reused = _native([image])
+    reused.use_plans(load_plans(path))
+    assert reused.match_texts(texts) == expected
+    assert not reused._shared and not reused.new_plans  # no Python bucket was built
+    # a damaged or foreign file is no plans at all
+    (tmp_path / "bad.pickle").write_bytes(b"\x80\x05garbage")
+    (tmp_path / "list.pickle").write_bytes(__import__("pickle").dumps([1, 2]))
+    assert load_plans(str(tmp_path / "bad.pickle")) == {}
+    assert load_plans(str(tmp_path / "list.pickle")) == {}
+    assert load_plans(str(tmp_path / "missing.pickle")) == {}

@@ -25,9 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dwell.engine.correlation import correlate
-from dwell.engine.matcher import Matcher
+from dwell.engine.matcher import Matcher, Plan, load_plans, plans_key, save_plans
 from dwell.errors import StoreError
 from dwell.ingest.pipeline import no_cyclic_gc
+from dwell.rules.load import cache_dir
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter, open_case
 from dwell.store.layout import CATALOG, DETECTIONS_KEY, detections_dir, events_dir, is_case
@@ -108,9 +109,11 @@ _MATCHERS: dict[str, tuple[Matcher, pa.RecordBatch]] = {}
 _RULES: dict[str, list[CompiledRule]] = {}
 
 
-def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, pa.RecordBatch]:
+def _matcher(rules_file: str, profile: bool, plans_file: str | None = None,
+             ) -> tuple[Matcher, pa.RecordBatch]:
     """The matcher of a pickled rule list (capturing the fields each rule's detections keep:
-    see :func:`_capture_fields`), and the rule columns of its detections (by rule index)."""
+    see :func:`_capture_fields`; with the bucket plans saved in ``plans_file``, if any), and
+    the rule columns of its detections (by rule index)."""
     key = f"{rules_file}:{profile}"
     found = _MATCHERS.get(key)
     if found is None:
@@ -120,6 +123,8 @@ def _matcher(rules_file: str, profile: bool) -> tuple[Matcher, pa.RecordBatch]:
                 rules = pickle.load(fh)
         matcher, capture = Matcher(rules, profile=profile), _capture_fields(rules)
         matcher.capture([capture.get(rule.id, ()) for rule in matcher.rules])
+        if plans_file is not None:
+            matcher.use_plans(load_plans(plans_file))
         found = (matcher, _rule_columns(matcher.rules))
         _MATCHERS[key] = found
     return found
@@ -152,8 +157,8 @@ def _capture_fields(rules: Sequence[CompiledRule]) -> dict[str, tuple[str, ...]]
 class _Detector:
     """Turns matcher hits on record batches into detection batches (DETECTION_SCHEMA)."""
 
-    def __init__(self, rules_file: str, profile: bool) -> None:
-        self.matcher, self._heads = _matcher(rules_file, profile)
+    def __init__(self, rules_file: str, profile: bool, plans_file: str | None) -> None:
+        self.matcher, self._heads = _matcher(rules_file, profile, plans_file)
         self.batches: list[pa.RecordBatch] = []
         self.events = 0
 
@@ -182,6 +187,12 @@ class _Detector:
     def table(self) -> pa.Table:
         return pa.Table.from_batches(self.batches, schema=DETECTION_SCHEMA)
 
+    def take_plans(self) -> dict[tuple[str | None, int], Plan]:
+        """The bucket plans this process made since the last call (each handed out once)."""
+        plans = dict(self.matcher.new_plans)
+        self.matcher.new_plans.clear()
+        return plans
+
     def stats(self) -> list[tuple[str, float, int]]:
         m = self.matcher
         return [(m.rules[i].id, m.seconds[i], m.evaluations[i]) for i in range(len(m.rules))
@@ -191,9 +202,10 @@ class _Detector:
 class HuntSink:
     """A Sink that writes a source's rows through a PartWriter and matches every record."""
 
-    def __init__(self, case: str, key: str, *, rules_file: str, profile: bool) -> None:
+    def __init__(self, case: str, key: str, *, rules_file: str, profile: bool,
+                 plans_file: str | None = None) -> None:
         self._writer = PartWriter(case, key)
-        self._detector = _Detector(rules_file, profile)
+        self._detector = _Detector(rules_file, profile, plans_file)
         self.extras: dict[str, object] = {}
 
     def write(self, batch: pa.RecordBatch) -> None:
@@ -203,7 +215,7 @@ class HuntSink:
     def close(self) -> list[tuple[str, int]]:
         parts = self._writer.close()
         self.extras = {"detections": self._detector.table(), "events": self._detector.events,
-                       "stats": self._detector.stats()}
+                       "stats": self._detector.stats(), "plans": self._detector.take_plans()}
         return parts
 
     def abort(self) -> None:
@@ -231,10 +243,15 @@ class HuntSession:
         self.hunted_parts: set[str] = set()  # their parts' keys (the ingest group keys)
         self.events = 0
         self.stats: dict[str, list[float]] = {}
+        # native bucket plans kept between runs of the same rules (see Matcher.use_plans)
+        self.plans_file = (str(cache_dir() / f"plans-{plans_key(ruleset.key)}.pickle")
+                           if ruleset.key and not profile else None)
+        self.new_plans: dict[tuple[str | None, int], Plan] = {}
 
     @property
     def sink_factory(self) -> Callable[[str, str], HuntSink]:
-        return functools.partial(HuntSink, rules_file=self.rules_file, profile=self.profile)
+        return functools.partial(HuntSink, rules_file=self.rules_file, profile=self.profile,
+                                 plans_file=self.plans_file)
 
     def on_group(self, group: GroupResult) -> None:
         if not group.parts and not any(r.summary for r in group.sources):
@@ -244,6 +261,7 @@ class HuntSession:
             self.tables.append(found)
         self.events += int(group.extras.get("events", 0))  # type: ignore[call-overload]
         self.add_stats(group.extras.get("stats", []))  # type: ignore[arg-type]
+        self.new_plans.update(group.extras.get("plans", {}))  # type: ignore[call-overload]
         self.hunted.update(r.summary.sha256 for r in group.sources if r.summary is not None)
         if group.parts:  # every row of a group's parts went through its HuntSink
             self.hunted_parts.add(group.key)
@@ -253,6 +271,14 @@ class HuntSession:
             acc = self.stats.setdefault(rid, [0.0, 0])
             acc[0] += secs
             acc[1] += evals
+
+    def save_plans(self) -> None:
+        """Add the plans made in this session to those kept for its rules."""
+        if self.new_plans and self.plans_file is not None:
+            plans = load_plans(self.plans_file)
+            plans.update(self.new_plans)
+            save_plans(self.plans_file, plans)
+            self.new_plans = {}
 
     def close(self) -> None:
         _RULES.pop(self.rules_file, None)
@@ -312,10 +338,11 @@ def _chunks(parts: list[tuple[str, int]], n: int) -> list[list[str]]:
 
 
 def _retro_part(
-    parts: list[str], rules_file: str, profile: bool, where: str, params: list[Any]
-) -> tuple[pa.Table, int, list[tuple[str, float, int]]]:
+    parts: list[str], rules_file: str, profile: bool, plans_file: str | None, where: str,
+    params: list[Any],
+) -> tuple[pa.Table, int, list[tuple[str, float, int]], dict[tuple[str | None, int], Plan]]:
     """Match the prefiltered rows of some part files; only their ``fields`` are decoded."""
-    detector = _Detector(rules_file, profile)
+    detector = _Detector(rules_file, profile, plans_file)
     db = duckdb.connect()
     # Decoded events are acyclic: the cyclic collector would only walk the rule set (20% time).
     try:
@@ -328,7 +355,7 @@ def _retro_part(
                 detector.batch(batch, batch.column(len(_ROW_COLUMNS)))
     finally:
         db.close()
-    return detector.table(), detector.events, detector.stats()
+    return detector.table(), detector.events, detector.stats(), detector.take_plans()
 
 
 # --- the hunt ---------------------------------------------------------------------------------
@@ -379,7 +406,7 @@ def _hunt_case(
         workers = max(1, min(jobs, len(parts)))
         chunks = _chunks(parts, workers * 4 if workers > 1 else 1) if where != "FALSE" else []
         call = functools.partial(_retro_part, rules_file=run.rules_file, profile=run.profile,
-                                 where=where, params=params)
+                                 plans_file=run.plans_file, where=where, params=params)
         results: Any
         pool: ProcessPoolExecutor | None = None
         if workers == 1 or len(chunks) <= 1:
@@ -388,7 +415,8 @@ def _hunt_case(
             pool = ProcessPoolExecutor(max_workers=workers)
             results = pool.map(call, chunks)
         try:
-            for done, (part_table, events, part_stats) in enumerate(results, 1):
+            for done, (part_table, events, part_stats, plans) in enumerate(results, 1):
+                run.new_plans.update(plans)
                 if part_table.num_rows:
                     run.tables.append(part_table)
                 summary.retro_events += events
@@ -400,6 +428,7 @@ def _hunt_case(
                 pool.shutdown()
         stats = run.stats
         tables = list(run.tables)
+        run.save_plans()
     finally:
         if own:
             run.close()

@@ -33,7 +33,10 @@ does not render) and evaluates only the rules it leaves *unknown* (comparisons, 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
+import importlib.util
+import pickle
 import re
 import time
 from collections.abc import Callable
@@ -738,6 +741,70 @@ def _memo(node: Node, kind: str, compute: Callable[[Node], Any]) -> Any:
     _MEMO[key] = (node, value)
     return value
 
+#: What a native bucket is made from: (scanned fields, needles of fields, needles of keyword
+#: tests, per needle its slots, slots always evaluated, per slot its rule index, per slot its
+#: tree as :func:`native_spec`). Plain data, picklable: hunts keep them between runs.
+Plan = tuple[tuple[str, ...], list[str], list[str], list[list[int]], list[int], list[int],
+             list[tuple[Any, ...]]]
+#: Plans a matcher hands out (a bound: keys are attacker-chosen channel / event id pairs).
+MAX_PLANS = 20_000
+
+
+def plans_key(ruleset_key: str) -> str:
+    """The name of the plans of a matcher over rules with this :attr:`RuleSet.key`, made by
+    this version of the matcher (its code and the native module's build)."""
+    digest = hashlib.sha256(ruleset_key.encode())
+    digest.update(_code_version().encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code_version() -> str:
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve()
+    for path in (here, here.parent / "evaluate.py"):
+        digest.update(path.read_bytes())
+    spec = importlib.util.find_spec("dwell.ingest._native")
+    origin = spec.origin if spec is not None else None
+    if origin:
+        stat = Path(origin).stat()
+        digest.update(f"{origin}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def load_plans(path: str) -> dict[tuple[str | None, int], Plan]:
+    """Plans saved by :func:`save_plans` ({} when there are none or they do not load)."""
+    try:
+        with open(path, "rb") as fh:
+            plans = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError,
+            ImportError, ValueError):
+        return {}
+    return plans if isinstance(plans, dict) else {}
+
+
+def save_plans(path: str, plans: Mapping[tuple[str | None, int], Plan]) -> None:
+    """Write ``plans`` atomically (a cache: an unwritable place only costs time)."""
+    import contextlib
+    import os
+    import tempfile
+
+    folder = os.path.dirname(path) or "."
+    with contextlib.suppress(OSError):
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(dict(list(plans.items())[:MAX_PLANS]), fh,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
 #: Events a bucket scans for every needle of its rules, counting how often each occurs, before
 #: it chooses each rule's rarest needles by those counts.
 LEARN_EVENTS = 2000
@@ -973,6 +1040,20 @@ class Matcher:
             else LEARN_EVENTS
         self._published: set[tuple[str | None, int]] = set()
         self._capture: list[tuple[str, ...]] = [()] * len(self.rules)
+        # native buckets straight from plans (see :meth:`use_plans`), by lower-case key
+        self._plans: dict[tuple[str | None, int], Plan] = {}
+        self._made: dict[tuple[str | None, int], Any] = {}
+        #: plans of the native buckets made here from Python buckets (to keep: hunt.py)
+        self.new_plans: dict[tuple[str | None, int], Plan] = {}
+
+    def use_plans(self, plans: Mapping[tuple[str | None, int], Plan]) -> None:
+        """Native buckets to make from these plans (made by an earlier run of the same rules:
+        see :func:`plans_key`) instead of building their Python buckets first: the events of
+        a new key are then matched natively from the first one. A bucket's Python form is
+        still made if an event needs it (a rule left undecided, a value the native side
+        leaves to Python)."""
+        if self._native is not None:
+            self._plans.update(plans)
 
     def capture(self, names: list[tuple[str, ...]]) -> None:
         """Per rule (index), the lower-case fields whose non-null values :meth:`match_texts`
@@ -1017,16 +1098,7 @@ class Matcher:
 
     def match_view(self, view: dict[str, Any]) -> list[int]:
         """:meth:`match_indices` of an event already in :func:`fast_view` form."""
-        channel = view.get("channel")
-        eid = view.get("eventid")
-        exact = type(eid) is int
-        bkey = (channel, eid, exact) if exact and type(channel) is str else None
-        bucket = self._buckets.get(bkey) if bkey is not None else None
-        if bucket is None:
-            key = event_key(view)
-            bucket = self._bucket(key, exact and key[1] == eid)
-            if bkey is not None and len(self._buckets) < 100_000:
-                self._buckets[bkey] = bucket
+        bucket = self._view_bucket(view)
         entries = bucket.entries
         if not entries:
             return []
@@ -1067,6 +1139,19 @@ class Matcher:
                 if pred(ev):
                     out.append(index)
         return out
+
+    def _view_bucket(self, view: dict[str, Any]) -> _Bucket:
+        channel = view.get("channel")
+        eid = view.get("eventid")
+        exact = type(eid) is int
+        bkey = (channel, eid, exact) if exact and type(channel) is str else None
+        bucket = self._buckets.get(bkey) if bkey is not None else None
+        if bucket is None:
+            key = event_key(view)
+            bucket = self._bucket(key, exact and key[1] == eid)
+            if bkey is not None and len(self._buckets) < 100_000:
+                self._buckets[bkey] = bucket
+        return bucket
 
     def match_column(self, column: pa.Array) -> list[tuple[int, list[int], list[str]]]:
         """:meth:`match_texts` over an Arrow string array (natively from its buffers)."""
@@ -1117,10 +1202,12 @@ class Matcher:
             if captured is not None:
                 out.append((i, native_hits, captured))
                 continue
-            if native_hits is None and again and unknown is not None \
-                    and unknown not in before and unknown in self._published:
-                retry.append(i)  # its key had no bucket: an earlier event of the batch made it
-                continue
+            if native_hits is None and again and unknown is not None:
+                if unknown not in self._published:
+                    self._publish_plan(*unknown)
+                if unknown not in before and unknown in self._published:
+                    retry.append(i)  # its key had no bucket; now it has (made by an earlier
+                    continue         # event of the batch, or from a plan)
             text = texts[i]
             view = fast_view(loads(text)) if text else {}
             if native_hits is None:
@@ -1143,9 +1230,7 @@ class Matcher:
 
     def _undecided(self, view: dict[str, Any], slots: list[int]) -> list[int]:
         """The rules of ``slots`` (of the event's bucket) that match, evaluated in Python."""
-        channel, eid = view.get("channel"), view["eventid"]
-        bucket = (self._buckets[(channel, eid, True)] if channel is not None
-                  else self._shared[(None, eid, True)])
+        bucket = self._view_bucket(view)
         ev = _Event(view)
         out: list[int] = []
         entries = bucket.entries
@@ -1173,18 +1258,45 @@ class Matcher:
         if bucket.learning and any(s is not None for s in scanners):
             return  # its events stay in Python (which counts needles) until it has learned
         assert _matching is not None
+        key = (channel.lower() if channel is not None else None, eid)
+        if bucket.native is None:
+            bucket.native = self._made.get(key)
         if bucket.native is None:
             bucket.native = _matching.bucket()
-            self._set_native(bucket)
+            self._set_native(bucket, key)
+        self._made[key] = bucket.native
         _matching.register(self._native, channel, eid, bucket.native)
         self._published.add((channel, eid))
 
-    def _set_native(self, bucket: _Bucket) -> None:
+    def _set_native(self, bucket: _Bucket, key: tuple[str | None, int]) -> None:
         assert _matching is not None
         scanner, keywords = bucket.scanner, bucket.keywords
+        plan = (bucket.scan, bucket.words[:bucket.split], bucket.words[bucket.split:],
+                [sorted(t) for t in bucket.targets], list(bucket.always),
+                [index for index, _ in bucket.entries],
+                [native_spec(node) for node in bucket.nodes])
         _matching.set_bucket(
-            bucket.native, bucket.scan, scanner.automaton if scanner is not None else None,
-            keywords.automaton if keywords is not None else None, bucket.split,
-            [sorted(t) for t in bucket.targets],
-            list(bucket.always), [index for index, _ in bucket.entries],
-            [native_spec(node) for node in bucket.nodes])
+            bucket.native, plan[0], scanner.automaton if scanner is not None else None,
+            keywords.automaton if keywords is not None else None, bucket.split, *plan[3:])
+        if key not in self._plans and len(self.new_plans) < MAX_PLANS:
+            self.new_plans[key] = plan
+
+    def _publish_plan(self, channel: str | None, eid: int) -> None:
+        """Register the native bucket of (raw channel, event id) made from its plan, if any."""
+        key = (channel.lower() if channel is not None else None, eid)
+        made = self._made.get(key)
+        if made is None:
+            plan = self._plans.get(key)
+            if plan is None or len(self._published) >= 100_000 or _matching is None \
+                    or _automata is None:
+                return
+            scan, field_words, keyword_words, *rest = plan
+            made = _matching.bucket()
+            _matching.set_bucket(
+                made, scan, _automata.build(field_words) if field_words else None,
+                _automata.build(keyword_words) if keyword_words else None, len(field_words),
+                *rest)
+            self._made[key] = made
+        assert _matching is not None
+        _matching.register(self._native, channel, eid, made)
+        self._published.add((channel, eid))

@@ -133,6 +133,9 @@ class RuleSet:
     sha256: str
     files: int = 0
     cached: bool = False
+    #: what the compiled form of these rules depends on (files, their hashes, the compiler,
+    #: placeholders, the selection): equal keys, equal rules
+    key: str = ""
 
     @property
     def detection_rules(self) -> list[CompiledRule]:
@@ -211,7 +214,11 @@ def load_rules(
     rules, errors = loaded
     rules = _select(rules, minimum, statuses)
     set_hash = hashlib.sha256("\n".join(sorted(f"{r.id}:{r.sha256}" for r in rules)).encode())
-    return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(blobs), cached=cached)
+    selected = hashlib.sha256(key.encode())
+    for rule in rules:
+        selected.update(f"\n{rule.id}\0{rule.emit}".encode())
+    return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(blobs), cached=cached,
+                   key=selected.hexdigest())
 
 
 def _select(
