@@ -103,17 +103,30 @@ def _rule_columns(rules: list[CompiledRule]) -> pa.RecordBatch:
                             for v, name in zip(values, _RULE_COLUMNS, strict=True)],
                            names=list(_RULE_COLUMNS))
 
-_MATCHERS: dict[str, tuple[Matcher, pa.RecordBatch]] = {}
+#: Event columns that repeat within a batch (dictionary-encoded in transit).
+_REPEATED = frozenset({"host", "host_short", "user", "channel", "source_file", "source_sha256"})
+
+
+def decoded(table: pa.Table, heads: pa.RecordBatch) -> pa.Table:
+    """Detections of a :class:`_Detector` (rule indexes into ``heads``, the rule columns of
+    its matcher's rules; dictionary-encoded texts) as DETECTION_SCHEMA."""
+    rules = pa.Table.from_batches([heads]).take(table.column("rule"))
+    rest = table.select([*_ROW_COLUMNS, "matched"]).cast(
+        pa.schema([DETECTION_SCHEMA.field(name) for name in (*_ROW_COLUMNS, "matched")]))
+    return pa.Table.from_arrays(
+        [*rules.columns, *rest.columns, pa.nulls(table.num_rows, pa.string())],
+        schema=DETECTION_SCHEMA)
+
+
+_MATCHERS: dict[str, Matcher] = {}
 #: Rule lists of the sessions of this process, by rules file: forked workers inherit them and
 #: need not unpickle the file (which takes seconds for a few thousand rules).
 _RULES: dict[str, list[CompiledRule]] = {}
 
 
-def _matcher(rules_file: str, profile: bool, plans_file: str | None = None,
-             ) -> tuple[Matcher, pa.RecordBatch]:
+def _matcher(rules_file: str, profile: bool, plans_file: str | None = None) -> Matcher:
     """The matcher of a pickled rule list (capturing the fields each rule's detections keep:
-    see :func:`_capture_fields`; with the bucket plans saved in ``plans_file``, if any), and
-    the rule columns of its detections (by rule index)."""
+    see :func:`_capture_fields`; with the bucket plans saved in ``plans_file``, if any)."""
     key = f"{rules_file}:{profile}"
     found = _MATCHERS.get(key)
     if found is None:
@@ -125,8 +138,7 @@ def _matcher(rules_file: str, profile: bool, plans_file: str | None = None,
         matcher.capture([capture.get(rule.id, ()) for rule in matcher.rules])
         if plans_file is not None:
             matcher.use_plans(load_plans(plans_file))
-        found = (matcher, _rule_columns(matcher.rules))
-        _MATCHERS[key] = found
+        found = _MATCHERS[key] = matcher
     return found
 
 
@@ -158,7 +170,7 @@ class _Detector:
     """Turns matcher hits on record batches into detection batches (DETECTION_SCHEMA)."""
 
     def __init__(self, rules_file: str, profile: bool, plans_file: str | None) -> None:
-        self.matcher, self._heads = _matcher(rules_file, profile, plans_file)
+        self.matcher = _matcher(rules_file, profile, plans_file)
         self.batches: list[pa.RecordBatch] = []
         self.events = 0
 
@@ -176,16 +188,20 @@ class _Detector:
             rules.extend(hits)
             matched.extend(values)
         events = batch.select(list(_ROW_COLUMNS)).take(pa.array(rows, type=pa.int32()))
-        heads = self._heads.take(pa.array(rules, type=pa.int32()))
+        # Rule and event texts repeat: detections cross from the worker processes as rule
+        # indexes and dictionary-encoded texts, a third of the bytes (see :func:`decoded`).
         schema = DETECTION_SCHEMA
-        arrays = [*heads.columns,
-                  *[column.cast(schema.field(name).type)
-                    for name, column in zip(_ROW_COLUMNS, events.columns, strict=True)],
-                  pa.array(matched, type=pa.string()), pa.nulls(len(rules), pa.string())]
-        self.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        columns = [column.cast(schema.field(name).type)
+                   for name, column in zip(_ROW_COLUMNS, events.columns, strict=True)]
+        columns = [pc.dictionary_encode(column) if name in _REPEATED else column
+                   for name, column in zip(_ROW_COLUMNS, columns, strict=True)]
+        self.batches.append(pa.RecordBatch.from_arrays(
+            [pa.array(rules, type=pa.int32()), *columns, pa.array(matched, type=pa.string())],
+            names=["rule", *_ROW_COLUMNS, "matched"]))
 
-    def table(self) -> pa.Table:
-        return pa.Table.from_batches(self.batches, schema=DETECTION_SCHEMA)
+    def table(self) -> pa.Table | None:
+        """The detections found so far, in transit form (see :func:`decoded`); None: none."""
+        return pa.Table.from_batches(self.batches) if self.batches else None
 
     def take_plans(self) -> dict[tuple[str | None, int], Plan]:
         """The bucket plans this process made since the last call (each handed out once)."""
@@ -257,7 +273,7 @@ class HuntSession:
         if not group.parts and not any(r.summary for r in group.sources):
             return
         found = group.extras.get("detections")
-        if isinstance(found, pa.Table) and found.num_rows:
+        if isinstance(found, pa.Table):
             self.tables.append(found)
         self.events += int(group.extras.get("events", 0))  # type: ignore[call-overload]
         self.add_stats(group.extras.get("stats", []))  # type: ignore[arg-type]
@@ -337,24 +353,34 @@ def _chunks(parts: list[tuple[str, int]], n: int) -> list[list[str]]:
     return [files for files in bins if files]
 
 
+_DB: dict[int, duckdb.DuckDBPyConnection] = {}
+
+
+def _worker_db() -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB connection (one thread: one worker process per core already),
+    kept for the process's next chunks."""
+    db = _DB.get(os.getpid())
+    if db is None:
+        _DB.clear()  # (a forked child does not use its parent's)
+        db = _DB[os.getpid()] = duckdb.connect()
+        db.execute("SET threads TO 1")
+    return db
+
+
 def _retro_part(
     parts: list[str], rules_file: str, profile: bool, plans_file: str | None, where: str,
     params: list[Any],
-) -> tuple[pa.Table, int, list[tuple[str, float, int]], dict[tuple[str | None, int], Plan]]:
+) -> tuple[pa.Table | None, int, list[tuple[str, float, int]],
+           dict[tuple[str | None, int], Plan]]:
     """Match the prefiltered rows of some part files; only their ``fields`` are decoded."""
     detector = _Detector(rules_file, profile, plans_file)
-    db = duckdb.connect()
     # Decoded events are acyclic: the cyclic collector would only walk the rule set (20% time).
-    try:
-        with no_cyclic_gc():
-            db.execute("SET threads TO 1")  # one worker process per core already
-            cols = ", ".join(f'"{c}"' for c in _ROW_COLUMNS)
-            query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
-            reader = db.sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
-            for batch in reader:
-                detector.batch(batch, batch.column(len(_ROW_COLUMNS)))
-    finally:
-        db.close()
+    with no_cyclic_gc():
+        cols = ", ".join(f'"{c}"' for c in _ROW_COLUMNS)
+        query = f"SELECT {cols}, fields FROM read_parquet(?) WHERE ({where})"
+        reader = _worker_db().sql(query, params=[parts, *params]).to_arrow_reader(RETRO_BATCH)
+        for batch in reader:
+            detector.batch(batch, batch.column(len(_ROW_COLUMNS)))
     return detector.table(), detector.events, detector.stats(), detector.take_plans()
 
 
@@ -404,7 +430,8 @@ def _hunt_case(
                  if key not in run.hunted_parts]
         where, params = prefilter_sql(ruleset.rules)
         workers = max(1, min(jobs, len(parts)))
-        chunks = _chunks(parts, workers * 4 if workers > 1 else 1) if where != "FALSE" else []
+        # (small chunks: the workers end together; a chunk costs one query of a kept connection)
+        chunks = _chunks(parts, workers * 8 if workers > 1 else 1) if where != "FALSE" else []
         call = functools.partial(_retro_part, rules_file=run.rules_file, profile=run.profile,
                                  plans_file=run.plans_file, where=where, params=params)
         results: Any
@@ -417,7 +444,7 @@ def _hunt_case(
         try:
             for done, (part_table, events, part_stats, plans) in enumerate(results, 1):
                 run.new_plans.update(plans)
-                if part_table.num_rows:
+                if part_table is not None:
                     run.tables.append(part_table)
                 summary.retro_events += events
                 run.add_stats(part_stats)
@@ -426,13 +453,18 @@ def _hunt_case(
         finally:
             if pool is not None:
                 pool.shutdown()
+            own_db = _DB.pop(os.getpid(), None)  # (chunks matched in this process)
+            if own_db is not None:
+                own_db.close()
         stats = run.stats
         tables = list(run.tables)
         run.save_plans()
     finally:
         if own:
             run.close()
-    table = pa.concat_tables([DETECTION_SCHEMA.empty_table(), *tables])
+    heads = _rule_columns(ruleset.detection_rules) if tables else None
+    table = pa.concat_tables([DETECTION_SCHEMA.empty_table(),
+                              *(decoded(t, heads) for t in tables if heads is not None)])
     table = pa.concat_tables([table, _correlations(ruleset.rules, table)])
     quiet = sorted({r.id for r in ruleset.rules if not r.emit})  # only feed correlations
     if quiet:
