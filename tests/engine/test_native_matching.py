@@ -3,6 +3,7 @@ the reference evaluator: same rules, same captured values, on generated and awkw
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
@@ -153,16 +154,25 @@ def test_bad_bucket_specs_are_refused() -> None:
         matching.set_bucket(bucket, (), automata.build(["abc"]), None, 1, [], [], [], [])
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet="abcAB:.\u00e9", min_size=1, max_size=4), min_size=1,
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abcAB:.\u00e9", min_size=1, max_size=6), min_size=1,
                 max_size=300, unique=True),
-       st.text(alphabet="abcAB:.\u00e9 ", max_size=60))
+       st.text(alphabet="abcAB:.\u00e9 \\", max_size=200))
 def test_automata_small_and_large_find_what_str_finds(words: list[str], text: str) -> None:
-    """Up to 128 words the automaton scans by word-start pairs, beyond by its states."""
+    """Up to 128 words the automaton looks for each word by its rarest pair of bytes (32
+    positions at a time with AVX2, one at a time without), beyond by its states."""
     assert automata is not None
     folded = [w.casefold() for w in words]
-    found = sorted(automata.find(automata.build(folded), text.casefold()))
-    assert found == [i for i, w in enumerate(folded) if w in text.casefold()]
+    expected = [i for i, w in enumerate(folded) if w in text.casefold()]
+    assert sorted(automata.find(automata.build(folded), text.casefold())) == expected
+    saved = os.environ.get("DWELL_NO_AVX2")
+    os.environ["DWELL_NO_AVX2"] = "1"
+    try:
+        scalar = automata.build(folded)
+    finally:
+        if saved is None:
+            del os.environ["DWELL_NO_AVX2"]
+    assert sorted(automata.find(scalar, text.casefold())) == expected
 
 
 def test_keyword_tests_read_what_the_event_view_holds() -> None:
@@ -234,3 +244,30 @@ def test_plans_spare_the_python_buckets_and_survive_a_file(tmp_path: Any) -> Non
     assert load_plans(str(tmp_path / "bad.pickle")) == {}
     assert load_plans(str(tmp_path / "list.pickle")) == {}
     assert load_plans(str(tmp_path / "missing.pickle")) == {}
+
+
+def test_keyword_words_found_in_names_numbers_or_folding_alike() -> None:
+    """Keyword words are first looked for in the whole parsed text (ASCII only): a word in a
+    field name only, or across two values, is no hit; one a JSON escape makes, in upper case,
+    in a list item or a number's text is; so is one that only case folding of a non-ASCII
+    character makes (the Kelvin sign folds to k)."""
+    keyword = _rule("kw", FieldTest(None, "contains", "kerberos::", needle="kerberos::"), None)
+    digits = _rule("num", FieldTest(None, "contains", "4242", needle="4242"), None)
+    native, python = _native([keyword, digits]), _python([keyword, digits])
+    base = {"Channel": "Security", "EventID": 4769}
+    batch = [
+        {**base, "kerberos::": "in the name only"},
+        {**base, "Note": "ESCAPED"},  # (its text is written below)
+        {**base, "Note": "KERBEROS::PTT upper case"},
+        {**base, "Note": "\u212aerberos::ptt (Kelvin sign)"},
+        {**base, "Count": 424242, "Flag": True},
+        {**base, "Note": ["x", "kerberos::tgt"]},
+        {**base, "Note": "kerberos:", "Other": ":"},
+    ]
+    texts = [orjson.dumps(e).decode() for e in batch]
+    texts[1] = texts[1].replace("ESCAPED", "kerberos:\\u003a escaped")  # a JSON escape
+    for _ in range(2):
+        got = native.match_texts(texts)
+        assert got == python.match_texts(texts)
+        assert {i: _ids(native, h) for i, h, _ in got} == {
+            1: ["kw"], 2: ["kw"], 3: ["kw"], 4: ["num"], 5: ["kw"]}

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <string>
@@ -33,6 +34,11 @@
 #include <vector>
 
 #include "rapidjson/document.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define DWELL_SHUFTI 1  // the pair filter's AVX2 pass, chosen at run time (see Automaton)
+#endif
 
 namespace {
 
@@ -848,6 +854,7 @@ struct Automaton {
     unsigned char low[256] = {};            // byte -> the byte edges are labelled with
     bool icase = false;                     // no word has an upper-case ASCII letter: scans
                                             // see A-Z as a-z (texts need no lower-casing)
+    bool in_numbers = true;                 // a word may be in the text of an integer or bool
     int classes = 1;
     int dense = 0;                          // states [0, dense) have rows in `table`
     std::vector<int> table;                 // dense * classes transitions
@@ -863,35 +870,83 @@ struct Automaton {
     std::vector<uint32_t> stamp;            // per word: the call that last reported it
     uint32_t generation = 0;
     size_t words = 0;
-    // the pair filter (small automata): pair bitmap, and per pair / single byte its words
+    // the pair filter (small automata): each word is looked for by its rarest pair of bytes
+    // (see byte_weight), at an offset into the word; a pair bitmap, and per pair its (word,
+    // offset) and per single byte its one-byte words
     bool filtered = false;
-    std::vector<uint64_t> pairs;            // 65536 bits: (low[b0] << 8 | low[b1]) starts a word
-    std::unordered_map<unsigned, std::vector<int>> by_pair;
+    std::vector<uint64_t> pairs;            // 65536 bits: (low[b0] << 8 | low[b1]) in a word
+    std::unordered_map<unsigned, std::vector<std::pair<int, int>>> by_pair;
     std::vector<int> by_byte[256];          // one-byte words
     bool any_single = false;
     std::vector<std::string> texts;         // the words (bytes)
+    // "double shufti" (Hyperscan's name): each anchor pair in one of 8 buckets; a byte's
+    // buckets as a first (second) byte of a pair are lo[its low nibble] & hi[its high nibble],
+    // a superset; 32 positions at a time keep those where the two bytes share a bucket
+    alignas(32) unsigned char shufti[4][32] = {};  // lo1, hi1, lo2, hi2 (each 16 bytes, twice)
+    bool simd = false;
 
     void filter_scan(const char* text, size_t size, std::vector<int>& found) {
         const auto* t = reinterpret_cast<const unsigned char*>(text);
-        const uint64_t* bits = pairs.data();
-        for (size_t i = 0; i < size; ++i) {
+        size_t i = 0;
+#ifdef DWELL_SHUFTI
+        if (simd && !any_single) i = shufti_scan(t, size, found);
+#endif
+        for (; i < size; ++i) {
             unsigned b0 = low[t[i]];
             if (any_single && !by_byte[b0].empty())
                 for (int w : by_byte[b0]) hit(w, found);
             if (i + 1 >= size) break;
-            unsigned key = b0 << 8 | low[t[i + 1]];
-            if (!(bits[key >> 6] >> (key & 63) & 1)) continue;
-            auto it = by_pair.find(key);
-            if (it == by_pair.end()) continue;
-            for (int w : it->second) {
-                const std::string& word = texts[static_cast<size_t>(w)];
-                if (size - i < word.size()) continue;
-                size_t k = 2;
-                while (k < word.size() && low[t[i + k]] == static_cast<unsigned char>(word[k])) ++k;
-                if (k == word.size()) hit(w, found);
-            }
+            check_pair(t, size, i, found);
         }
     }
+
+    // The words whose anchor pair is at position i (i + 1 < size).
+    void check_pair(const unsigned char* t, size_t size, size_t i, std::vector<int>& found) {
+        unsigned key = static_cast<unsigned>(low[t[i]]) << 8 | low[t[i + 1]];
+        if (!(pairs[key >> 6] >> (key & 63) & 1)) return;
+        auto it = by_pair.find(key);
+        if (it == by_pair.end()) return;
+        for (auto [w, at] : it->second) {
+            const std::string& word = texts[static_cast<size_t>(w)];
+            auto offset = static_cast<size_t>(at);
+            if (i < offset || size - (i - offset) < word.size()) continue;
+            const unsigned char* start = t + (i - offset);
+            size_t k = 0;
+            while (k < word.size() && low[start[k]] == static_cast<unsigned char>(word[k])) ++k;
+            if (k == word.size()) hit(w, found);
+        }
+    }
+
+#ifdef DWELL_SHUFTI
+    // Checks the positions [0, returned) (those whose pair lies in whole 32-byte blocks).
+    __attribute__((target("avx2"))) size_t shufti_scan(const unsigned char* t, size_t size,
+                                                        std::vector<int>& found) {
+        const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(shufti[0]));
+        const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(shufti[1]));
+        const __m256i lo2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(shufti[2]));
+        const __m256i hi2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(shufti[3]));
+        const __m256i nibble = _mm256_set1_epi8(0x0f);
+        const __m256i zero = _mm256_setzero_si256();
+        size_t i = 0;
+        for (; i + 33 <= size; i += 32) {
+            __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + i));
+            __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + i + 1));
+            __m256i first = _mm256_and_si256(
+                _mm256_shuffle_epi8(lo1, _mm256_and_si256(a, nibble)),
+                _mm256_shuffle_epi8(hi1, _mm256_and_si256(_mm256_srli_epi16(a, 4), nibble)));
+            __m256i second = _mm256_and_si256(
+                _mm256_shuffle_epi8(lo2, _mm256_and_si256(b, nibble)),
+                _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble)));
+            auto hits = static_cast<uint32_t>(~_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(_mm256_and_si256(first, second), zero)));
+            while (hits != 0) {
+                check_pair(t, size, i + static_cast<size_t>(__builtin_ctz(hits)), found);
+                hits &= hits - 1;
+            }
+        }
+        return i;
+    }
+#endif
 
     void hit(int w, std::vector<int>& found) {
         if (stamp[static_cast<size_t>(w)] != generation) {
@@ -986,6 +1041,26 @@ void free_automaton(PyObject* capsule) {
 }
 
 // automaton(words: list[str]) -> capsule
+// How common a (lower-case) byte is in event texts, roughly: English letter frequencies, digits
+// and the punctuation of paths, times and addresses; other bytes rare. Only the order matters:
+// the pair filter looks for each word by its pair of least weight.
+double byte_weight(unsigned char c) {
+    static const double letters[26] = {8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.15,
+                                       0.8, 4.0, 2.4, 6.7, 7.5, 1.9, 0.1, 6.0, 6.3, 9.1,
+                                       2.8, 1.0, 2.4, 0.15, 2.0, 0.07};
+    if (c >= 'a' && c <= 'z') return letters[c - 'a'];
+    if (c >= 'A' && c <= 'Z') return letters[c - 'A'];  // (a case-sensitive automaton)
+    if (c >= '0' && c <= '9') return 3.0;
+    switch (c) {
+        case ' ': return 15.0;
+        case '\\': return 5.0;
+        case '.': case '-': return 3.0;
+        case ':': return 2.0;
+        case '_': case '/': case ',': return 1.5;
+        default: return c >= 0x80 ? 0.5 : 0.3;
+    }
+}
+
 PyObject* automaton(PyObject*, PyObject* arg) {
     if (!PyList_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "automaton() needs a list of str");
@@ -1100,12 +1175,55 @@ PyObject* automaton(PyObject*, PyObject* arg) {
                 a->any_single = true;
                 continue;
             }
-            unsigned key = static_cast<unsigned>(static_cast<unsigned char>(word[0])) << 8 |
-                           static_cast<unsigned char>(word[1]);
+            size_t at = 0;  // the rarest pair: fewest texts pass the bitmap for nothing
+            double best = 1e30;
+            for (size_t k = 0; k + 1 < word.size(); ++k) {
+                double weight = byte_weight(static_cast<unsigned char>(word[k])) *
+                                byte_weight(static_cast<unsigned char>(word[k + 1]));
+                if (weight < best) {
+                    best = weight;
+                    at = k;
+                }
+            }
+            unsigned key = static_cast<unsigned>(static_cast<unsigned char>(word[at])) << 8 |
+                           static_cast<unsigned char>(word[at + 1]);
             a->pairs[key >> 6] |= uint64_t(1) << (key & 63);
-            a->by_pair[key].push_back(static_cast<int>(w));
+            a->by_pair[key].emplace_back(static_cast<int>(w), static_cast<int>(at));
+        }
+        // the shufti tables, for each byte the text may hold (both cases of a letter when the
+        // scan ignores case): the pairs in order, in 8 runs (pairs of a run share first bytes
+        // as far as can be, so that few other pairs pass for them)
+        std::vector<unsigned> keys;
+        for (auto& [key, _] : a->by_pair) keys.push_back(key);
+        std::sort(keys.begin(), keys.end());
+        for (size_t p = 0; p < keys.size(); ++p) {
+            unsigned key = keys[p];
+            auto bit = static_cast<unsigned char>(1u << (p * 8 / keys.size()));
+            for (int side = 0; side < 2; ++side) {
+                unsigned b = side == 0 ? key >> 8 : key & 0xff;
+                for (unsigned c = 0; c < 256; ++c) {
+                    if (a->low[c] != b) continue;
+                    for (int lane = 0; lane < 32; lane += 16) {
+                        a->shufti[2 * side][lane + (c & 15)] |= bit;
+                        a->shufti[2 * side + 1][lane + (c >> 4)] |= bit;
+                    }
+                }
+            }
         }
     }
+    // (integers' texts hold only '-' and digits, bools' are "true" or "false")
+    a->in_numbers = false;
+    for (Py_ssize_t w = 0; w < n && !a->in_numbers; ++w) {
+        Py_ssize_t len = 0;
+        const char* bytes = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(arg, w), &len);
+        string_view word(bytes, static_cast<size_t>(len));
+        a->in_numbers = !word.empty() && (word.find_first_not_of("-0123456789") == string_view::npos ||
+                                          string_view("true").find(word) != string_view::npos ||
+                                          string_view("false").find(word) != string_view::npos);
+    }
+#ifdef DWELL_SHUFTI
+    a->simd = a->filtered && __builtin_cpu_supports("avx2") && std::getenv("DWELL_NO_AVX2") == nullptr;
+#endif
     for (int& t : a->table)  // (every row is built: flag the targets that report words)
         if (a->out_count[static_cast<size_t>(t)] || a->dict_link[static_cast<size_t>(t)] >= 0)
             t |= Automaton::kOut;
@@ -2072,6 +2190,7 @@ Tri eval_node(EventState& ev, const Program& prog, int index) {
 // Scans the text of one scalar (str, int, bool) with `a`: an ASCII string as it is when the
 // automaton ignores ASCII case, anything else folded; false: unsupported (the Python path).
 bool scan_scalar(Automaton* a, EventState& ev, const Value& v, std::vector<int>& found) {
+    if (!a->in_numbers && (v.IsBool() || v.IsInt64() || v.IsUint64())) return true;
     if (v.IsString() && a->icase && ascii(v.GetString(), v.GetStringLength())) {
         a->scan(v.GetString(), v.GetStringLength(), found);
         return true;
@@ -2192,8 +2311,22 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     if (b->keywords != nullptr) {
         Automaton* a = get_automaton(b->keywords);
         a->begin();
-        for (auto& mem : members)
-            if (!mem.value->IsNull() && !scan_texts(a, ev, *mem.value, found)) return kPython;
+        // First the whole parsed text at once: strings decoded in place lie whole in it, and
+        // integers and bools as their texts, so a text where no word is found has none in any
+        // value (keys and leftovers of escapes can only add words: the exact scan then
+        // decides). ASCII only: case folding of other characters can make ASCII letters.
+        bool clean = a->icase && ascii(text.data(), size);
+        if (clean) {
+            a->scan(text.data(), size, found);
+            clean = found.empty();
+            if (!clean) {
+                found.clear();
+                a->begin();
+            }
+        }
+        if (!clean)
+            for (auto& mem : members)
+                if (!mem.value->IsNull() && !scan_texts(a, ev, *mem.value, found)) return kPython;
         for (int& w : found) w += b->split;
     }
     bool memo = found.empty() && memo_key(key, ev.values);
