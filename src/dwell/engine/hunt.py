@@ -254,7 +254,7 @@ class HuntSession:
         if multiprocessing.get_start_method() != "fork":  # workers cannot inherit _RULES
             with open(self.rules_file, "wb") as fh:
                 pickle.dump(ruleset.rules, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        self.tables: list[pa.Table] = []  # detections found so far
+        self.tables: list[pa.Table] = []  # detections found so far (DETECTION_SCHEMA)
         self.hunted: set[str] = set()  # sources matched while ingesting
         self.hunted_parts: set[str] = set()  # their parts' keys (the ingest group keys)
         self.events = 0
@@ -263,6 +263,11 @@ class HuntSession:
         self.plans_file = (str(cache_dir() / f"plans-{plans_key(ruleset.key)}.pickle")
                            if ruleset.key and not profile else None)
         self.new_plans: dict[tuple[str | None, int], Plan] = {}
+
+    @functools.cached_property
+    def heads(self) -> pa.RecordBatch:
+        """The rule columns of detections, by the index of a rule in the matchers."""
+        return _rule_columns(self.ruleset.detection_rules)
 
     @property
     def sink_factory(self) -> Callable[[str, str], HuntSink]:
@@ -273,8 +278,8 @@ class HuntSession:
         if not group.parts and not any(r.summary for r in group.sources):
             return
         found = group.extras.get("detections")
-        if isinstance(found, pa.Table):
-            self.tables.append(found)
+        if isinstance(found, pa.Table):  # (decoded now, while the workers go on)
+            self.tables.append(decoded(found, self.heads))
         self.events += int(group.extras.get("events", 0))  # type: ignore[call-overload]
         self.add_stats(group.extras.get("stats", []))  # type: ignore[arg-type]
         self.new_plans.update(group.extras.get("plans", {}))  # type: ignore[call-overload]
@@ -444,8 +449,8 @@ def _hunt_case(
         try:
             for done, (part_table, events, part_stats, plans) in enumerate(results, 1):
                 run.new_plans.update(plans)
-                if part_table is not None:
-                    run.tables.append(part_table)
+                if part_table is not None:  # (decoded now, while the workers go on)
+                    run.tables.append(decoded(part_table, run.heads))
                 summary.retro_events += events
                 run.add_stats(part_stats)
                 if progress is not None:
@@ -462,9 +467,7 @@ def _hunt_case(
     finally:
         if own:
             run.close()
-    heads = _rule_columns(ruleset.detection_rules) if tables else None
-    table = pa.concat_tables([DETECTION_SCHEMA.empty_table(),
-                              *(decoded(t, heads) for t in tables if heads is not None)])
+    table = pa.concat_tables([DETECTION_SCHEMA.empty_table(), *tables])
     table = pa.concat_tables([table, _correlations(ruleset.rules, table)])
     quiet = sorted({r.id for r in ruleset.rules if not r.emit})  # only feed correlations
     if quiet:
