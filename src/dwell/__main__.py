@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dwell.cli import main
+from dwell.cli import run
 
-raise SystemExit(main())
+run()
