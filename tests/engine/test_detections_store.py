@@ -110,7 +110,7 @@ def test_stray_detection_files_are_removed_and_a_missing_one_is_named(case: Path
         pass
     assert not stray.exists() and len(_files(case)) == 1
     (detections_dir(case) / _files(case)[0]).unlink()
-    with pytest.raises(StoreError, match="detections file that the catalog of .* names is "
+    with pytest.raises(StoreError, match=r"detections file that the catalog of .* names is "
                        "missing"):
         read_detections(case)
 
