@@ -119,3 +119,24 @@ def test_a_never_hunted_case_has_no_detections(tmp_path: Path) -> None:
     with CaseWriter(tmp_path / "c"):
         pass
     assert read_detections(tmp_path / "c").equals(DETECTION_SCHEMA.empty_table())
+
+
+def test_repeated_hits_are_stored_once_first_kept(case: Path) -> None:
+    import pyarrow as pa
+
+    from dwell.engine.hunt import _dedupe
+
+    table = read_detections(case)
+    assert _dedupe(table) is table  # (no repeats: the table as it is)
+    noted = table.set_column(table.schema.get_field_index("matched"), "matched",
+                             pa.array(["second copy"] * table.num_rows))
+    doubled = pa.concat_tables([table, noted, table.slice(0, 1)])
+    once = _dedupe(doubled)
+    assert once.equals(table)  # the first of each (rule, event, correlation), in order
+    # a row differing in one key only is no repeat (correlation, record id, position)
+    other = table.slice(0, 1)
+    for name, value in (("correlation", pa.array(["c1"])), ("record_id", pa.array([99])),
+                        ("source_pos", pa.array([99]))):
+        index = other.schema.get_field_index(name)
+        changed = other.set_column(index, name, value.cast(other.schema.field(name).type))
+        assert _dedupe(pa.concat_tables([table, changed])).num_rows == table.num_rows + 1

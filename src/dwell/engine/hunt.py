@@ -513,6 +513,12 @@ def _rows_table(rows: list[tuple[Any, ...]]) -> pa.Table:
         schema=DETECTION_SCHEMA)
 
 
+#: odd multipliers of the row hash in :func:`_dedupe` (uint64 arithmetic wraps around)
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+        0xFF51AFD7ED558CCD)
+_MIX_BASE = 0x100000001B3
+
+
 def _dedupe(table: pa.Table) -> pa.Table:
     """The detections without repeats of (rule, source event, correlation): first kept."""
     keys = ["rule_id", "source_sha256", "source_pos", "correlation", "record_id"]
@@ -520,6 +526,15 @@ def _dedupe(table: pa.Table) -> pa.Table:
     columns = [pc.dictionary_encode(table.column(k)).combine_chunks().indices
                if pa.types.is_string(table.schema.field(k).type) else table.column(k)
                for k in keys]
+    # Repeats are rare (each stored event is matched once per hunt): first one hash per row
+    # of the keys (wrapping arithmetic; a null counts as 0); distinct hashes, distinct rows.
+    mixed = pa.scalar(0, pa.uint64())
+    for column, factor in zip(columns, _MIX, strict=True):
+        ints = pc.fill_null(pc.cast(column, pa.int64()), 0).cast(pa.uint64(), safe=False)
+        mixed = pc.add(pc.multiply(mixed, pa.scalar(_MIX_BASE, pa.uint64())),
+                       pc.multiply(ints, pa.scalar(factor, pa.uint64())))
+    if pc.count_distinct(mixed).as_py() == table.num_rows:
+        return table
     numbered = pa.table([*columns, pa.array(range(table.num_rows), type=pa.int64())],
                         names=[*keys, "_n"])
     first = numbered.group_by(keys, use_threads=False).aggregate([("_n", "min")])
