@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from dwell.cli._console import Ui
 from dwell.cli.ingest_cmd import case_info, ingest_paths
 from dwell.store import open_case
+from dwell.store.query import list_parts
 
 
 def _write_events(path: Path, count: int, host: str) -> None:
@@ -41,6 +42,9 @@ def _consistent(case: Path) -> int:
     assert events is not None and declared is not None
     assert events[0] == declared[0]
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) == events[0]
+    parts = list_parts(case)  # (the catalog alone: the same parts and rows)
+    assert sorted(str(case / "events" / name) for _, name, _ in parts) == sorted(files)
+    assert sum(rows for _, _, rows in parts) == events[0]
     return int(events[0])
 
 
@@ -93,3 +97,12 @@ def test_killed_ingest_leaves_no_partial_data(tmp_path: Path) -> None:
     assert _consistent(case) == per_file * files
     leftovers = [p.name for p in events.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_listing_parts_of_no_case_names_the_fix(tmp_path: Path) -> None:
+    import pytest
+
+    from dwell.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"no case at .*dwell ingest PATH --case"):
+        list_parts(tmp_path / "none")

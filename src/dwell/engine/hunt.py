@@ -30,8 +30,9 @@ from dwell.errors import StoreError
 from dwell.ingest.pipeline import no_cyclic_gc
 from dwell.rules.load import cache_dir
 from dwell.schema import DETECTION_SCHEMA
-from dwell.store import CaseWriter, PartWriter, open_case
+from dwell.store import CaseWriter, PartWriter
 from dwell.store.layout import CATALOG, DETECTIONS_KEY, detections_dir, events_dir, is_case
+from dwell.store.query import list_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -428,10 +429,8 @@ def _hunt_case(
     run = session if session is not None else HuntSession(ruleset, profile=profile)
     try:
         summary = HuntSummary(rules=len(ruleset.rules), cold_events=run.events)
-        with open_case(case) as reader:  # parts of sources not hunted while ingesting
-            listed = reader.sql("SELECT sha256, file, rows FROM parts ORDER BY file").fetchall()
-        folder = events_dir(case)
-        parts = [(str(folder / f), int(n or 0)) for key, f, n in listed
+        folder = events_dir(case)  # parts of sources not hunted while ingesting
+        parts = [(str(folder / f), n) for key, f, n in list_parts(case)
                  if key not in run.hunted_parts]
         where, params = prefilter_sql(ruleset.rules)
         workers = max(1, min(jobs, len(parts)))

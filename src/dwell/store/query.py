@@ -74,3 +74,21 @@ class CaseReader:
 
 def open_case(case: str | os.PathLike[str]) -> CaseReader:
     return CaseReader(case)
+
+
+def list_parts(case: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
+    """``(sha256 of the group, file name, rows)`` of each committed part, by file name: from the
+    catalog alone (cheaper than a :class:`CaseReader` when that is all a caller needs)."""
+    path = Path(case)
+    if not is_case(path):
+        raise StoreError(f"no case at {path}; create one with `dwell ingest PATH --case {path}`")
+    db = duckdb.connect()
+    try:
+        db.execute("ATTACH ? AS cat (READ_ONLY)", [str(path / CATALOG)])
+        rows = db.execute("SELECT sha256, file, rows FROM cat.parts ORDER BY file").fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"cannot read the catalog of {path} (is an ingest running?): {exc}") from exc
+    finally:
+        db.close()
+    return [(str(sha), str(name), int(count or 0)) for sha, name, count in rows]
