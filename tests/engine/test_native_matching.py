@@ -271,3 +271,19 @@ def test_keyword_words_found_in_names_numbers_or_folding_alike() -> None:
         assert got == python.match_texts(texts)
         assert {i: _ids(native, h) for i, h, _ in got} == {
             1: ["kw"], 2: ["kw"], 3: ["kw"], 4: ["num"], 5: ["kw"]}
+
+
+def test_saved_plans_of_old_rule_sets_are_pruned(tmp_path: Any) -> None:
+    from dwell.engine.matcher import save_plans
+    from dwell.rules.load import CACHE_KEEP
+
+    for i in range(CACHE_KEEP + 2):
+        path = tmp_path / f"plans-{i}.pickle"
+        path.write_bytes(b"old")
+        os.utime(path, ns=(10**18 + i, 10**18 + i))
+    (tmp_path / f"{0:064x}.pickle").write_bytes(b"a rule set")
+    save_plans(str(tmp_path / "plans-new.pickle"), {})
+    plans = {p.name for p in tmp_path.glob("plans-*.pickle")}
+    assert len(plans) == CACHE_KEEP and "plans-new.pickle" in plans and "plans-0.pickle" \
+        not in plans
+    assert (tmp_path / f"{0:064x}.pickle").exists()

@@ -116,3 +116,32 @@ def test_fetch_verifies_sha256(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_cache_keeps_the_latest_rule_sets_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from dwell.rules.load import CACHE_KEEP
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("DWELL_CACHE_DIR", str(cache))
+    old = []
+    for i in range(CACHE_KEEP + 3):  # rule sets of earlier versions, oldest first
+        path = cache / f"{i:064x}.pickle"
+        path.write_bytes(b"old")
+        os.utime(path, ns=(10**18 + i, 10**18 + i))
+        old.append(path)
+    others = [cache / "plans-1.pickle", cache / "notes.pickle"]
+    for path in others:
+        path.write_bytes(b"kept")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yml").write_text(GOOD.format(level="medium"))
+    load_rules([tmp_path / "rules"], include_pack=False)
+    kept = sorted(p for p in cache.iterdir() if len(p.stem) == 64)
+    assert len(kept) == CACHE_KEEP  # the new one and the newest of the old
+    assert old[-1] in kept and old[0] not in kept
+    assert all(p.exists() for p in others) and not list(cache.glob("*.tmp"))
+    assert load_rules([tmp_path / "rules"], include_pack=False).cached

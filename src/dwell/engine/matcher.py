@@ -803,6 +803,11 @@ def save_plans(path: str, plans: Mapping[tuple[str | None, int], Plan]) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
+        from pathlib import Path
+
+        from dwell.rules.load import CACHE_KEEP, prune_cache
+
+        prune_cache(Path(folder), "plans-*.pickle", CACHE_KEEP)
 
 
 #: Events a bucket scans for every needle of its rules, counting how often each occurs, before

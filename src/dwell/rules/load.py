@@ -253,14 +253,36 @@ def _cache_get(key: str) -> tuple[list[CompiledRule], list[RuleIssue]] | None:
     return value
 
 
+#: Compiled rule sets (and, apart, bucket plans) kept in the cache: the most recently written.
+CACHE_KEEP = 8
+
+
 def _cache_put(key: str, value: tuple[list[CompiledRule], list[RuleIssue]]) -> None:
     folder = cache_dir()
     with contextlib.suppress(OSError):  # a cache we cannot write only costs time
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, folder / f"{key}.pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / f"{key}.pickle")
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        prune_cache(folder, "?" * 64 + ".pickle", CACHE_KEEP)  # (a key: 64 hex digits)
+
+
+def prune_cache(folder: Path, pattern: str, keep: int) -> None:
+    """Delete all but the ``keep`` most recently modified files of ``folder`` matching
+    ``pattern`` (each rule set or dwell version adds one: the cache must not grow forever)."""
+    found: list[tuple[int, Path]] = []
+    for path in folder.glob(pattern):
+        with contextlib.suppress(OSError):
+            found.append((path.stat().st_mtime_ns, path))
+    found.sort(reverse=True)
+    for _, path in found[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _doc_lines(text: str) -> list[int]:
