@@ -253,7 +253,8 @@ def test_keyword_words_found_in_names_numbers_or_folding_alike() -> None:
     character makes (the Kelvin sign folds to k)."""
     keyword = _rule("kw", FieldTest(None, "contains", "kerberos::", needle="kerberos::"), None)
     digits = _rule("num", FieldTest(None, "contains", "4242", needle="4242"), None)
-    native, python = _native([keyword, digits]), _python([keyword, digits])
+    exponent = _rule("exp", FieldTest(None, "contains", "e+300", needle="e+300"), None)
+    native, python = _native([keyword, digits, exponent]), _python([keyword, digits, exponent])
     base = {"Channel": "Security", "EventID": 4769}
     batch = [
         {**base, "kerberos::": "in the name only"},
@@ -263,6 +264,7 @@ def test_keyword_words_found_in_names_numbers_or_folding_alike() -> None:
         {**base, "Count": 424242, "Flag": True},
         {**base, "Note": ["x", "kerberos::tgt"]},
         {**base, "Note": "kerberos:", "Other": ":"},
+        {**base, "Big": 1e300},  # JSON "1e300", Python's text "1e+300"
     ]
     texts = [orjson.dumps(e).decode() for e in batch]
     texts[1] = texts[1].replace("ESCAPED", "kerberos:\\u003a escaped")  # a JSON escape
@@ -270,7 +272,7 @@ def test_keyword_words_found_in_names_numbers_or_folding_alike() -> None:
         got = native.match_texts(texts)
         assert got == python.match_texts(texts)
         assert {i: _ids(native, h) for i, h, _ in got} == {
-            1: ["kw"], 2: ["kw"], 3: ["kw"], 4: ["num"], 5: ["kw"]}
+            1: ["kw"], 2: ["kw"], 3: ["kw"], 4: ["num"], 5: ["kw"], 7: ["exp"]}
 
 
 def test_saved_plans_of_old_rule_sets_are_pruned(tmp_path: Any) -> None:

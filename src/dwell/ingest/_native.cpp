@@ -2202,6 +2202,18 @@ bool scan_scalar(Automaton* a, EventState& ev, const Value& v, std::vector<int>&
     return true;
 }
 
+// Whether scan_texts renders the value from its JSON text alone: null, str, int, bool, or a
+// list of those.
+bool plain_value(const Value& v) {
+    auto scalar = [](const Value& x) {
+        return x.IsNull() || x.IsString() || x.IsBool() || x.IsInt64() || x.IsUint64();
+    };
+    if (!v.IsArray()) return scalar(v);
+    for (auto& item : v.GetArray())
+        if (!scalar(item)) return false;
+    return true;
+}
+
 // Scans the texts of a value (each list item's on its own, as if \x1f-separated).
 bool scan_texts(Automaton* a, EventState& ev, const Value& v, std::vector<int>& found) {
     if (!v.IsArray()) return scan_scalar(a, ev, v, found);
@@ -2314,8 +2326,11 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         // First the whole parsed text at once: strings decoded in place lie whole in it, and
         // integers and bools as their texts, so a text where no word is found has none in any
         // value (keys and leftovers of escapes can only add words: the exact scan then
-        // decides). ASCII only: case folding of other characters can make ASCII letters.
+        // decides). ASCII only: case folding of other characters can make ASCII letters; and
+        // only values the exact scan renders (no floats, objects, nested lists: those go to
+        // Python, whose texts of them the JSON does not hold).
         bool clean = a->icase && ascii(text.data(), size);
+        for (size_t k = 0; clean && k < members.size(); ++k) clean = plain_value(*members[k].value);
         if (clean) {
             a->scan(text.data(), size, found);
             clean = found.empty();
