@@ -434,8 +434,9 @@ def _hunt_case(
                  if key not in run.hunted_parts]
         where, params = prefilter_sql(ruleset.rules)
         workers = max(1, min(jobs, len(parts)))
-        # (small chunks: the workers end together; a chunk costs one query of a kept connection)
-        chunks = _chunks(parts, workers * 8 if workers > 1 else 1) if where != "FALSE" else []
+        # Small chunks, largest first (up to one part each): the workers end together, whatever
+        # each event costs; a chunk costs one query of a kept connection.
+        chunks = _chunks(parts, workers * 32 if workers > 1 else 1) if where != "FALSE" else []
         call = functools.partial(_retro_part, rules_file=run.rules_file, profile=run.profile,
                                  plans_file=run.plans_file, where=where, params=params)
         results: Any
