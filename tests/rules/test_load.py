@@ -16,6 +16,7 @@ from dwell.cli import main
 from dwell.errors import UsageError
 from dwell.rules import load_rules
 from dwell.rules.fetch import fetch_rules
+from dwell.rules.load import rule_files
 
 GOOD = """title: good
 id: 44444444-4444-4444-4444-444444444444
@@ -145,3 +146,22 @@ def test_the_cache_keeps_the_latest_rule_sets_only(
     assert old[-1] in kept and old[0] not in kept
     assert all(p.exists() for p in others) and not list(cache.glob("*.tmp"))
     assert load_rules([tmp_path / "rules"], include_pack=False).cached
+
+
+def test_rule_files_are_found_as_pathlib_finds_them(tmp_path: Path) -> None:
+    """Hidden files and folders, links to files (not broken ones, not linked folders), upper
+    case folders sorting first: the same files in the same order as ``Path.rglob``."""
+    for name in ("a/x.yml", "a-b/y.yaml", ".hidden/z.yml", "A/q.yml", "r.yml", "s.yml.txt",
+                 "a/.dot.yml", "a/b.YML", ".yml", "a/c/d.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "link.yml").symlink_to(tmp_path / "r.yml")
+    (tmp_path / "broken.yml").symlink_to(tmp_path / "nope.yml")
+    (tmp_path / "folder-link").symlink_to(tmp_path / "a")
+    (tmp_path / "dir.yml").mkdir()
+    expected = sorted(p for p in tmp_path.rglob("*")
+                      if p.suffix in (".yml", ".yaml") and p.is_file())
+    assert rule_files([tmp_path]) == expected
+    assert [p.relative_to(tmp_path).as_posix() for p in expected] == [
+        ".hidden/z.yml", "A/q.yml", "a/.dot.yml", "a/c/d.yaml", "a/x.yml", "a-b/y.yaml",
+        "link.yml", "r.yml"]
