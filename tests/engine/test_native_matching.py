@@ -289,3 +289,23 @@ def test_saved_plans_of_old_rule_sets_are_pruned(tmp_path: Any) -> None:
     assert len(plans) == CACHE_KEEP and "plans-new.pickle" in plans and "plans-0.pickle" \
         not in plans
     assert (tmp_path / f"{0:064x}.pickle").exists()
+
+
+def test_plans_that_do_not_fit_are_dropped_not_fatal() -> None:
+    """A plans file is a cache: a plan of the wrong shape, or naming rules this matcher does
+    not have, is dropped and the bucket made the usual way."""
+    image = _rule("img", FieldTest("image", "endswith", "\\cmd.exe", needle="\\cmd.exe"))
+    texts = [orjson.dumps({"Channel": c, "EventID": e, "Image": "C:\\cmd.exe"}).decode()
+             for c, e in (("Security", 1), ("Security", 2), ("Security", 3), ("X", 4))]
+    expected = _native([image]).match_texts(texts)
+    good = _native([image])
+    good.match_texts(texts)
+    plan = good.new_plans[("security", 1)]
+    reused = _native([image])
+    reused.use_plans({
+        ("security", 1): (*plan[:5], [7], plan[6]),  # a rule index out of range
+        ("security", 2): ("not", "a", "plan"),  # the wrong shape
+        ("security", 3): (*plan[:3], [], *plan[4:]),  # refused natively (no slot list)
+    })
+    assert reused.match_texts(texts) == expected
+    assert not reused._plans  # all three dropped

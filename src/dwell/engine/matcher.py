@@ -1295,12 +1295,18 @@ class Matcher:
             if plan is None or len(self._published) >= 100_000 or _matching is None \
                     or _automata is None:
                 return
-            scan, field_words, keyword_words, *rest = plan
             made = _matching.bucket()
-            _matching.set_bucket(
-                made, scan, _automata.build(field_words) if field_words else None,
-                _automata.build(keyword_words) if keyword_words else None, len(field_words),
-                *rest)
+            try:  # (a cache file: what does not fit is dropped, the Python bucket made instead)
+                scan, field_words, keyword_words, targets, always, rules, programs = plan
+                if not all(type(i) is int and 0 <= i < len(self.rules) for i in rules):
+                    raise ValueError("a rule index out of range")
+                _matching.set_bucket(
+                    made, scan, _automata.build(field_words) if field_words else None,
+                    _automata.build(keyword_words) if keyword_words else None,
+                    len(field_words), targets, always, rules, programs)
+            except (TypeError, ValueError, OverflowError):
+                del self._plans[key]
+                return
             self._made[key] = made
         assert _matching is not None
         _matching.register(self._native, channel, eid, made)
