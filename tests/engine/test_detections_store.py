@@ -61,6 +61,14 @@ def test_a_hunt_with_other_rules_keeps_the_earlier_detections(case: Path) -> Non
     assert main(["hunt", "--case", str(case), "--no-pack", "--rules", rb, "-q"]) == 0
     assert _titles(case) == ["ra", "rb", "ra"]  # in time order
     assert len(_files(case)) == 1 and _files(case) != first  # the old file is gone
+    # whoever opens the catalog itself finds a `detections` view of the file, from anywhere
+    db = duckdb.connect(str(case / CATALOG), read_only=True)
+    try:
+        assert db.execute("SELECT count(*) FROM detections").fetchall() == [(3,)]
+        assert sorted(r[0] for r in db.execute("SELECT title FROM detections").fetchall()) == \
+            ["ra", "ra", "rb"]
+    finally:
+        db.close()
     # the same rules again replace their own detections, not add to them
     assert main(["hunt", "--case", str(case), "--no-pack", "--rules", rb, "-q"]) == 0
     assert _titles(case) == ["ra", "rb", "ra"]
@@ -71,6 +79,7 @@ def test_a_case_with_a_detections_table_is_read_then_moved_to_a_file(case: Path)
     with CaseWriter(case) as writer:  # what dwell wrote before detections had their file
         db = writer.db
         db.register("_old", stored)
+        db.execute("DROP VIEW detections")
         db.execute("CREATE TABLE detections AS SELECT * FROM _old")
         db.execute("DELETE FROM meta WHERE key = ?", [DETECTIONS_KEY])
     for path in detections_dir(case).iterdir():
@@ -83,6 +92,10 @@ def test_a_case_with_a_detections_table_is_read_then_moved_to_a_file(case: Path)
     tables = {row[0] for row in db.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     db.close()
     assert "detections" not in tables and "hunt_rules" in tables
+    db = duckdb.connect(str(case / CATALOG), read_only=True)
+    views = {row[0] for row in db.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    db.close()
+    assert "detections" in views  # (the table became a view of the file)
 
 
 def test_a_failed_commit_leaves_the_detections_as_they_were(

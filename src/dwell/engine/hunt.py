@@ -572,13 +572,22 @@ def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) 
         for ddl in DETECTIONS_DDL:
             db.execute(ddl)
         old_file, others = _stored(db, case, leave_out=ids)
+        legacy = bool(db.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = 'detections'").fetchall()[0][0])
         summary.other_detections = others.num_rows
         name = writer.write_detections(pa.concat_tables([others, table]) if others.num_rows
                                        else table)
         db.register("_rules", rule_table)
         db.execute("BEGIN TRANSACTION")
         try:
-            db.execute("DROP TABLE IF EXISTS detections")
+            if legacy:
+                db.execute("DROP TABLE detections")
+            # a view for whoever opens the catalog itself (by absolute path: a view's relative
+            # path would be read from the reader's working directory; dwell reads the file)
+            target = str((detections_dir(case) / name).resolve()).replace("'", "''")
+            db.execute("CREATE OR REPLACE VIEW detections AS SELECT * FROM "
+                       f"read_parquet('{target}')")
             db.execute("DELETE FROM hunt_rules WHERE rule_id IN (SELECT rule_id FROM _rules)")
             db.execute("INSERT INTO hunt_rules SELECT * FROM _rules")
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
