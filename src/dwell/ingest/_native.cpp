@@ -532,6 +532,32 @@ bool ascii(const char* data, size_t size) {
     return true;
 }
 
+// Appends an ASCII text with A-Z lowered (what str.lower() and str.casefold() make of it).
+void append_lower_ascii(std::string& out, const char* data, size_t size) {
+    size_t at = out.size();
+    out.append(data, size);
+    for (size_t i = at; i < out.size(); ++i)
+        if (out[i] >= 'A' && out[i] <= 'Z') out[i] = static_cast<char>(out[i] + 32);
+}
+
+// Appends Python's str.<method>() ("lower", "casefold") of a UTF-8 text to ``out``, as UTF-8;
+// false (the error cleared) when the text is not valid UTF-8.
+bool append_py_str(std::string& out, const char* data, size_t size, const char* method) {
+    PyObject* str = PyUnicode_DecodeUTF8(data, static_cast<Py_ssize_t>(size), "strict");
+    PyObject* done = str ? PyObject_CallMethod(str, method, nullptr) : nullptr;
+    Py_XDECREF(str);
+    Py_ssize_t n = 0;
+    const char* p = done ? PyUnicode_AsUTF8AndSize(done, &n) : nullptr;
+    if (p == nullptr) {
+        Py_XDECREF(done);
+        PyErr_Clear();
+        return false;
+    }
+    out.append(p, static_cast<size_t>(n));
+    Py_DECREF(done);
+    return true;
+}
+
 PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bool validate) {
     // The first 64 KiB of values and 16 KiB of parse stack come from static buffers (calls are
     // serialised by the GIL); bigger records spill into malloc'ed chunks, freed on return.
@@ -785,14 +811,8 @@ PyObject* convert_many(PyObject*, PyObject* args) {
 bool append_text(std::string& buf, PyObject* v, bool in_list) {
     if (PyUnicode_CheckExact(v)) {
         if (PyUnicode_IS_ASCII(v)) {
-            const char* p = static_cast<const char*>(PyUnicode_DATA(v));
-            Py_ssize_t n = PyUnicode_GET_LENGTH(v);
-            size_t at = buf.size();
-            buf.append(p, static_cast<size_t>(n));
-            for (size_t i = at; i < buf.size(); ++i) {
-                char c = buf[i];
-                if (c >= 'A' && c <= 'Z') buf[i] = static_cast<char>(c + 32);
-            }
+            append_lower_ascii(buf, static_cast<const char*>(PyUnicode_DATA(v)),
+                               static_cast<size_t>(PyUnicode_GET_LENGTH(v)));
             return true;
         }
         PyObject* folded = PyObject_CallMethod(v, "casefold", nullptr);
@@ -1579,20 +1599,10 @@ struct NMatcher {
                 low.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
             }
         } else {
-            PyObject* s = PyUnicode_DecodeUTF8(raw.data(), static_cast<Py_ssize_t>(raw.size()),
-                                               "strict");
-            PyObject* l = s ? PyObject_CallMethod(s, "lower", nullptr) : nullptr;
-            Py_XDECREF(s);
-            Py_ssize_t n = 0;
-            const char* p = l ? PyUnicode_AsUTF8AndSize(l, &n) : nullptr;
-            if (p == nullptr) {
-                Py_XDECREF(l);
-                PyErr_Clear();
-                return -1;
-            }
-            for (Py_ssize_t i = 0; i < n; ++i)
-                if (p[i] != ' ') low.push_back(p[i]);
-            Py_DECREF(l);
+            std::string lowered;
+            if (!append_py_str(lowered, raw.data(), raw.size(), "lower")) return -1;
+            for (char c : lowered)
+                if (c != ' ') low.push_back(c);
         }
         int id = key_id(low);
         if (gid_of_raw.size() < 200000) {
@@ -1945,24 +1955,9 @@ bool add_text(EventState& ev, const Value& v) {
         s.raw_len = v.GetStringLength();
         s.fold_off = static_cast<uint32_t>(ev.arena.size());
         if (ascii(s.raw, s.raw_len)) {
-            ev.arena.append(s.raw, s.raw_len);
-            for (size_t i = s.fold_off; i < ev.arena.size(); ++i) {
-                char c = ev.arena[i];
-                if (c >= 'A' && c <= 'Z') ev.arena[i] = static_cast<char>(c + 32);
-            }
-        } else {
-            PyObject* str = PyUnicode_DecodeUTF8(s.raw, s.raw_len, "strict");
-            PyObject* f = str ? PyObject_CallMethod(str, "casefold", nullptr) : nullptr;
-            Py_XDECREF(str);
-            Py_ssize_t n = 0;
-            const char* p = f ? PyUnicode_AsUTF8AndSize(f, &n) : nullptr;
-            if (p == nullptr) {
-                Py_XDECREF(f);
-                PyErr_Clear();
-                return false;
-            }
-            ev.arena.append(p, static_cast<size_t>(n));
-            Py_DECREF(f);
+            append_lower_ascii(ev.arena, s.raw, s.raw_len);
+        } else if (!append_py_str(ev.arena, s.raw, s.raw_len, "casefold")) {
+            return false;
         }
         s.fold_len = static_cast<uint32_t>(ev.arena.size() - s.fold_off);
     } else if (v.IsBool() || v.IsInt64() || v.IsUint64()) {
