@@ -36,10 +36,10 @@ import functools
 import hashlib
 import importlib
 import importlib.util
-import pickle
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
@@ -65,6 +65,7 @@ from dwell.engine.evaluate import (
 from dwell.ingest.native import automata as _automata
 from dwell.ingest.native import matching as _matching
 from dwell.rules.ir import And, Node, Not, Or, Test, field_key, fold
+from dwell.rules.load import read_cache, write_cache
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -760,8 +761,6 @@ def plans_key(ruleset_key: str) -> str:
 
 @functools.cache
 def _code_version() -> str:
-    from pathlib import Path
-
     digest = hashlib.sha256()
     here = Path(__file__).resolve()
     for path in (here, here.parent / "evaluate.py"):
@@ -776,38 +775,13 @@ def _code_version() -> str:
 
 def load_plans(path: str) -> dict[tuple[str | None, int], Plan]:
     """Plans saved by :func:`save_plans` ({} when there are none or they do not load)."""
-    try:
-        with open(path, "rb") as fh:
-            plans = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError,
-            ImportError, ValueError):
-        return {}
+    plans = read_cache(Path(path))
     return plans if isinstance(plans, dict) else {}
 
 
 def save_plans(path: str, plans: Mapping[tuple[str | None, int], Plan]) -> None:
     """Write ``plans`` atomically (a cache: an unwritable place only costs time)."""
-    import contextlib
-    import os
-    import tempfile
-
-    folder = os.path.dirname(path) or "."
-    with contextlib.suppress(OSError):
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(dict(list(plans.items())[:MAX_PLANS]), fh,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        from pathlib import Path
-
-        from dwell.rules.load import CACHE_KEEP, prune_cache
-
-        prune_cache(Path(folder), "plans-*.pickle", CACHE_KEEP)
+    write_cache(Path(path), dict(list(plans.items())[:MAX_PLANS]), "plans-*.pickle")
 
 
 #: Events a bucket scans for every needle of its rules, counting how often each occurs, before

@@ -263,15 +263,20 @@ def _select(
 
 
 def _cache_get(key: str) -> tuple[list[CompiledRule], list[RuleIssue]] | None:
-    path = cache_dir() / f"{key}.pickle"
-    try:
-        with open(path, "rb") as fh:
-            value = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ImportError):
-        return None
+    value = read_cache(cache_dir() / f"{key}.pickle")
     if not (isinstance(value, tuple) and len(value) == 2):
         return None
     return value
+
+
+def read_cache(path: Path) -> Any:
+    """A pickled cache entry, or None when there is none or it does not load."""
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ImportError,
+            ValueError):
+        return None
 
 
 #: Compiled rule sets (and, apart, bucket plans) kept in the cache: the most recently written.
@@ -279,18 +284,24 @@ CACHE_KEEP = 8
 
 
 def _cache_put(key: str, value: tuple[list[CompiledRule], list[RuleIssue]]) -> None:
-    folder = cache_dir()
-    with contextlib.suppress(OSError):  # a cache we cannot write only costs time
+    write_cache(cache_dir() / f"{key}.pickle", value, "?" * 64 + ".pickle")  # (64 hex digits)
+
+
+def write_cache(path: Path, value: Any, kind: str) -> None:
+    """Pickle ``value`` to ``path`` atomically, then keep the :data:`CACHE_KEEP` newest files
+    of its folder matching ``kind`` (a glob). A cache that cannot be written only costs time."""
+    folder = path.parent
+    with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
                 pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, folder / f"{key}.pickle")
+            os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        prune_cache(folder, "?" * 64 + ".pickle", CACHE_KEEP)  # (a key: 64 hex digits)
+        prune_cache(folder, kind, CACHE_KEEP)
 
 
 def prune_cache(folder: Path, pattern: str, keep: int) -> None:
