@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import duckdb
 import orjson
 
 from dwell.errors import StoreError
 from dwell.report.text import iso_utc
-from dwell.store.layout import CATALOG, is_case
+from dwell.store.query import read_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -95,12 +94,7 @@ def _case_facts(case_dir: str) -> dict[str, Any]:
     # The catalog alone (a case reader would also copy its tables and map the Parquet parts):
     # sources, warnings, and the events as the parts' row counts. One row per source file,
     # tens of thousands: fetched as Arrow, the times formatted by DuckDB.
-    if not is_case(Path(case_dir)):
-        raise StoreError(f"no case at {case_dir}; create one with `dwell ingest PATH --case "
-                         f"{case_dir}`")
-    db = duckdb.connect()
-    try:
-        db.execute("ATTACH ? AS cat (READ_ONLY)", [str(Path(case_dir) / CATALOG)])
+    with read_catalog(case_dir) as db:
         sources = db.sql(
             "SELECT path, sha256, size, format, records, warnings, "
             f"{_ISO_SQL.format(c='first_ts')} AS first, {_ISO_SQL.format(c='last_ts')} AS last "
@@ -109,10 +103,6 @@ def _case_facts(case_dir: str) -> dict[str, Any]:
             'SELECT file, record, line, "offset", reason FROM cat.warnings '
             "ORDER BY file, record, line").fetchall()
         events = db.execute("SELECT coalesce(sum(rows), 0) FROM cat.parts").fetchall()
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot read the catalog of {case_dir}: {exc}") from exc
-    finally:
-        db.close()
     return {
         "events": int(events[0][0]) if events else 0,
         "sources": sources.to_pylist(),

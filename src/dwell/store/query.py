@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -12,6 +13,9 @@ import pyarrow as pa
 from dwell.errors import StoreError
 from dwell.schema import EVENT_SCHEMA
 from dwell.store.layout import CATALOG, events_dir, is_case
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class CaseReader:
@@ -23,17 +27,7 @@ class CaseReader:
 
     def __init__(self, case: str | os.PathLike[str]) -> None:
         self.case = Path(case)
-        if not is_case(self.case):
-            raise StoreError(
-                f"no case at {self.case}; create one with `dwell ingest PATH --case {self.case}`"
-            )
-        self.db = duckdb.connect()
-        try:
-            self.db.execute("ATTACH ? AS cat (READ_ONLY)", [str(self.case / CATALOG)])
-        except duckdb.Error as exc:
-            raise StoreError(
-                f"cannot read the catalog of {self.case} (is an ingest running?): {exc}"
-            ) from exc
+        self.db = _attached(self.case)
         for table in ("sources", "parts", "warnings", "skipped", "meta"):
             self.db.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM cat.{table}")
         self.db.execute("DETACH cat")
@@ -76,19 +70,36 @@ def open_case(case: str | os.PathLike[str]) -> CaseReader:
     return CaseReader(case)
 
 
-def list_parts(case: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
-    """``(sha256 of the group, file name, rows)`` of each committed part, by file name: from the
-    catalog alone (cheaper than a :class:`CaseReader` when that is all a caller needs)."""
-    path = Path(case)
-    if not is_case(path):
-        raise StoreError(f"no case at {path}; create one with `dwell ingest PATH --case {path}`")
+def _attached(case: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the case's catalog attached read-only as ``cat``."""
+    if not is_case(case):
+        raise StoreError(f"no case at {case}; create one with `dwell ingest PATH --case {case}`")
     db = duckdb.connect()
     try:
-        db.execute("ATTACH ? AS cat (READ_ONLY)", [str(path / CATALOG)])
-        rows = db.execute("SELECT sha256, file, rows FROM cat.parts ORDER BY file").fetchall()
+        db.execute("ATTACH ? AS cat (READ_ONLY)", [str(case / CATALOG)])
     except duckdb.Error as exc:
+        db.close()
         raise StoreError(
-            f"cannot read the catalog of {path} (is an ingest running?): {exc}") from exc
+            f"cannot read the catalog of {case} (is an ingest running?): {exc}") from exc
+    return db
+
+
+@contextlib.contextmanager
+def read_catalog(case: str | os.PathLike[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The case's catalog alone, read-only as ``cat`` (cheaper than a :class:`CaseReader` when
+    the catalog's tables are all a caller needs); a query error becomes a StoreError."""
+    path = Path(case)
+    db = _attached(path)
+    try:
+        yield db
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot read the catalog of {path}: {exc}") from exc
     finally:
         db.close()
+
+
+def list_parts(case: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
+    """``(sha256 of the group, file name, rows)`` of each committed part, by file name."""
+    with read_catalog(case) as db:
+        rows = db.execute("SELECT sha256, file, rows FROM cat.parts ORDER BY file").fetchall()
     return [(str(sha), str(name), int(count or 0)) for sha, name, count in rows]
