@@ -572,9 +572,7 @@ def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) 
         for ddl in DETECTIONS_DDL:
             db.execute(ddl)
         old_file, others = _stored(db, case, leave_out=ids)
-        legacy = bool(db.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND table_name = 'detections'").fetchall()[0][0])
+        legacy = _has_legacy_table(db)
         summary.other_detections = others.num_rows
         name = writer.write_detections(pa.concat_tables([others, table]) if others.num_rows
                                        else table)
@@ -620,14 +618,19 @@ def _stored(
         if not pc.any(keep).as_py():
             return name, DETECTION_SCHEMA.empty_table()
         return name, stored.read().cast(DETECTION_SCHEMA).filter(keep)
-    legacy = db.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
-                        "current_database() AND table_name = 'detections'").fetchall()
     table = DETECTION_SCHEMA.empty_table()
-    if legacy and legacy[0][0]:
+    if _has_legacy_table(db):
         table = db.sql("SELECT * FROM detections").to_arrow_table().cast(DETECTION_SCHEMA)
     if leave_out is not None:
         table = table.filter(pc.invert(pc.is_in(table.column("rule_id"), value_set=leave_out)))
     return None, table
+
+
+def _has_legacy_table(db: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the catalog holds a ``detections`` table (cases of dwell before the file)."""
+    found = db.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                       "current_database() AND table_name = 'detections'").fetchall()
+    return bool(found and found[0][0])
 
 
 def read_detections(case_dir: str | os.PathLike[str]) -> pa.Table:
