@@ -31,8 +31,8 @@ from dwell.ingest.pipeline import no_cyclic_gc
 from dwell.rules.load import cache_dir
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter
-from dwell.store.layout import CATALOG, DETECTIONS_KEY, detections_dir, events_dir, is_case
-from dwell.store.query import list_parts
+from dwell.store.layout import DETECTIONS_KEY, detections_dir, events_dir, is_case
+from dwell.store.query import list_parts, read_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -639,16 +639,13 @@ def read_detections(case_dir: str | os.PathLike[str]) -> pa.Table:
     if not is_case(case):
         raise StoreError(f"no case at {case}; create one with `dwell hunt PATH --case {case}`")
     for _ in range(2):  # a hunt may replace the file between the catalog read and ours
-        db = duckdb.connect()
         try:
-            db.execute("ATTACH ? AS cat (READ_ONLY)", [str(case / CATALOG)])
-            db.execute("USE cat")
-            table = _stored(db, case)[1]
+            with read_catalog(case) as db:
+                db.execute("USE cat")
+                table = _stored(db, case)[1]
             return table.sort_by([(key, "ascending") for key in _ORDER])
         except FileNotFoundError:
             continue
-        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+        except (OSError, pa.ArrowException) as exc:
             raise StoreError(f"cannot read the detections of {case}: {exc}") from exc
-        finally:
-            db.close()
     raise StoreError(f"the detections file that the catalog of {case} names is missing")
