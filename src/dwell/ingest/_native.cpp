@@ -1090,6 +1090,7 @@ PyObject* automaton(PyObject*, PyObject* arg) {
     std::vector<std::vector<std::pair<unsigned char, int>>> kids(1);
     std::vector<std::vector<int>> outs(1);
     bool used[256] = {};
+    bool in_numbers = false;  // a word may be in the text of an integer or bool
     Py_ssize_t n = PyList_GET_SIZE(arg);
     for (Py_ssize_t w = 0; w < n; ++w) {
         PyObject* word = PyList_GET_ITEM(arg, w);
@@ -1100,6 +1101,11 @@ PyObject* automaton(PyObject*, PyObject* arg) {
             return nullptr;
         }
         if (len == 0) continue;  // (an empty word is in every text: the caller never asks)
+        // (integers' texts hold only '-' and digits, bools' are "true" or "false")
+        string_view text(bytes, static_cast<size_t>(len));
+        in_numbers = in_numbers || text.find_first_not_of("-0123456789") == string_view::npos ||
+                     string_view("true").find(text) != string_view::npos ||
+                     string_view("false").find(text) != string_view::npos;
         int state = 0;
         for (Py_ssize_t i = 0; i < len; ++i) {
             auto b = static_cast<unsigned char>(bytes[i]);
@@ -1231,16 +1237,7 @@ PyObject* automaton(PyObject*, PyObject* arg) {
             }
         }
     }
-    // (integers' texts hold only '-' and digits, bools' are "true" or "false")
-    a->in_numbers = false;
-    for (Py_ssize_t w = 0; w < n && !a->in_numbers; ++w) {
-        Py_ssize_t len = 0;
-        const char* bytes = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(arg, w), &len);
-        string_view word(bytes, static_cast<size_t>(len));
-        a->in_numbers = !word.empty() && (word.find_first_not_of("-0123456789") == string_view::npos ||
-                                          string_view("true").find(word) != string_view::npos ||
-                                          string_view("false").find(word) != string_view::npos);
-    }
+    a->in_numbers = in_numbers;
 #ifdef DWELL_SHUFTI
     a->simd = a->filtered && __builtin_cpu_supports("avx2") && std::getenv("DWELL_NO_AVX2") == nullptr;
 #endif
