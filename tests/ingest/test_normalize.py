@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dwell.ingest import native
 from dwell.ingest.flatten import flatten_evtx_json
-from dwell.ingest.normalize import row_of, to_batch
+from dwell.ingest.normalize import (
+    _SYSTEM,
+    TYPED_COLUMNS,
+    _native_arrays,
+    _python_arrays,
+    row_of,
+    to_batch,
+)
 from dwell.ingest.pipeline import Unit, iter_groups, plan_groups
 
 
@@ -76,3 +87,48 @@ def test_iter_groups_streams_the_same_groups_as_plan_groups() -> None:
     assert [u.path for u, _, _ in first] == ["f0", "f1"]
     assert pulled == [0, 1, 2]  # the first group left before the rest was read
     assert [first, *groups] == plan_groups(jobs, target_bytes=10)
+
+
+# --- the native column builder gives the Python arrays ------------------------------------
+
+_VALUES = st.one_of(
+    st.none(), st.text(max_size=12), st.integers(min_value=-(2**65), max_value=2**65),
+    st.booleans(), st.floats(allow_nan=False), st.lists(st.text(max_size=3), max_size=2),
+    st.sampled_from(["2020-01-01T00:00:00.123456789Z", "2021-13-01", " 0x1F ", "-", "é\u0000x"]),
+)
+_ROW = st.lists(_VALUES, min_size=_SYSTEM + len(TYPED_COLUMNS),
+                max_size=_SYSTEM + len(TYPED_COLUMNS)).map(
+    lambda values: (repr(values[0]).encode(), *values[1:]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ROW, min_size=1, max_size=12))
+def test_native_arrays_equal_the_python_arrays(rows: list[tuple[object, ...]]) -> None:
+    native_arrays = _native_arrays(rows)
+    assert native_arrays is not None  # the module is built in CI (see test_native)
+    python = _python_arrays(rows)
+    assert [a.type for a in native_arrays] == [a.type for a in python]
+    for got, want in zip(native_arrays, python, strict=True):
+        assert got.equals(want), (got, want)
+
+
+def test_native_arrays_keep_plain_rows_native_and_refuse_bad_shapes() -> None:
+    row = row_of({"EventID": 4624, "TimeCreated": "2022-07-15T10:00:00Z", "Computer": "ws1.corp",
+                  "Channel": "Security", "LogonType": 3, "TargetUserName": "bob"})
+    batch = to_batch([row, row], [1, 2], ["a.evtx", "a.evtx"], ["s", "s"]).to_pylist()
+    assert batch[1]["host_short"] == "WS1"
+    assert batch[1]["logon_type"] == 3
+    assert batch[1]["target_user"] == "bob"
+    assert str(batch[1]["timestamp"]) == "2022-07-15 10:00:00+00:00"
+    assert native.columns is not None
+    with pytest.raises(ValueError, match="tuple of len"):
+        native.columns([(1, 2)], "sss")
+    with pytest.raises(ValueError, match="unknown column kind"):
+        native.columns([(1,)], "x")
+
+
+def test_times_beyond_the_timestamp_range_are_null_not_a_crash() -> None:
+    rows = _rows({"EventID": 1, "TimeCreated": 2**64 - 1},
+                 {"EventID": 2, "TimeCreated": float("inf")},
+                 {"EventID": 3, "TimeCreated": 1_600_000_000})
+    assert [r["timestamp"] is None for r in rows] == [True, True, False]

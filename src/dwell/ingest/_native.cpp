@@ -2579,7 +2579,147 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     return out;
 }
 
+// --- canonical rows as Arrow buffers -------------------------------------------------------
+//
+// columns(rows, kinds) -> [per column: (null_count, validity | None, offsets | None, data,
+// odd)] | None
+//
+// ``rows`` is a list of equal-length tuples (normalize.row_of rows), ``kinds`` one letter per
+// tuple position: "s" a string column (str or None), "j" a string column of bytes or str (the
+// fields JSON), "i" an int64 column, "e" an int64 column whose values outside the int32 range
+// are null, "-" a position to leave out. ``data`` is the values' buffer (UTF-8 texts, or
+// little-endian int64s), ``offsets`` int32 text offsets, ``validity`` an Arrow bitmap when any
+// value is null. ``odd`` is True when some value of the column is neither None nor of the
+// column's type (a number in a text column, a bool or a string in an int column...): the
+// caller converts that column the Python way. An int beyond int64 is null, as there.
+// None when a text column would pass 2 GiB (32-bit offsets): the caller splits or goes Python.
+struct Column {
+    char kind;
+    std::string data;
+    std::vector<int32_t> offsets;
+    std::vector<uint8_t> valid;
+    Py_ssize_t nulls = 0;
+    bool odd = false;
+};
+
+PyObject* columns(PyObject*, PyObject* args) {
+    PyObject* rows = nullptr;
+    const char* kinds = nullptr;
+    Py_ssize_t width = 0;
+    if (!PyArg_ParseTuple(args, "O!s#", &PyList_Type, &rows, &kinds, &width)) return nullptr;
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    std::vector<Column> cols(static_cast<size_t>(width));
+    for (Py_ssize_t c = 0; c < width; ++c) {
+        Column& col = cols[static_cast<size_t>(c)];
+        col.kind = kinds[c];
+        if (std::strchr("sjie-", col.kind) == nullptr) {
+            PyErr_Format(PyExc_ValueError, "columns(): unknown column kind %c", col.kind);
+            return nullptr;
+        }
+        col.valid.assign(static_cast<size_t>((n + 7) / 8), 0);
+        if (col.kind == 's' || col.kind == 'j') {
+            col.offsets.reserve(static_cast<size_t>(n) + 1);
+            col.offsets.push_back(0);
+        } else if (col.kind != '-') {
+            col.data.reserve(static_cast<size_t>(n) * 8);
+        }
+    }
+    constexpr size_t kMaxText = INT32_MAX;
+    for (Py_ssize_t r = 0; r < n; ++r) {
+        PyObject* row = PyList_GET_ITEM(rows, r);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != width) {
+            PyErr_SetString(PyExc_ValueError, "columns(): every row must be a tuple of len(kinds)");
+            return nullptr;
+        }
+        auto bit = static_cast<size_t>(r);
+        for (Py_ssize_t c = 0; c < width; ++c) {
+            Column& col = cols[static_cast<size_t>(c)];
+            if (col.kind == '-') continue;
+            PyObject* v = PyTuple_GET_ITEM(row, c);
+            bool present = v != Py_None;
+            if (col.kind == 's' || col.kind == 'j') {
+                if (present) {
+                    const char* text = nullptr;
+                    Py_ssize_t size = 0;
+                    if (PyUnicode_Check(v)) {
+                        text = PyUnicode_AsUTF8AndSize(v, &size);
+                        if (text == nullptr) PyErr_Clear();  // a lone surrogate: Python says
+                    } else if (col.kind == 'j' && PyBytes_Check(v)) {
+                        text = PyBytes_AS_STRING(v);
+                        size = PyBytes_GET_SIZE(v);
+                    }
+                    if (text == nullptr) {
+                        col.odd = true;
+                    } else {
+                        if (col.data.size() + static_cast<size_t>(size) > kMaxText) Py_RETURN_NONE;
+                        col.data.append(text, static_cast<size_t>(size));
+                    }
+                }
+                col.offsets.push_back(static_cast<int32_t>(col.data.size()));
+            } else {
+                int64_t number = 0;
+                if (present) {
+                    if (PyLong_CheckExact(v)) {
+                        int overflow = 0;
+                        long long got = PyLong_AsLongLongAndOverflow(v, &overflow);
+                        if (overflow != 0) {
+                            present = false;
+                        } else if (col.kind == 'e' && (got < INT32_MIN || got > INT32_MAX)) {
+                            present = false;
+                        } else {
+                            number = got;
+                        }
+                    } else {
+                        col.odd = true;
+                    }
+                }
+                col.data.append(reinterpret_cast<const char*>(&number), sizeof number);
+            }
+            if (present) {
+                col.valid[bit >> 3] = static_cast<uint8_t>(col.valid[bit >> 3] | (1u << (bit & 7)));
+            } else {
+                ++col.nulls;
+            }
+        }
+    }
+    PyObject* out = PyList_New(0);
+    if (out == nullptr) return nullptr;
+    for (const Column& col : cols) {
+        PyObject* item;
+        if (col.kind == '-') {
+            item = Py_NewRef(Py_None);
+        } else {
+            PyObject* valid = col.nulls == 0 ? Py_NewRef(Py_None)
+                : PyBytes_FromStringAndSize(reinterpret_cast<const char*>(col.valid.data()),
+                                            static_cast<Py_ssize_t>(col.valid.size()));
+            PyObject* offsets = col.offsets.empty() ? Py_NewRef(Py_None)
+                : PyBytes_FromStringAndSize(reinterpret_cast<const char*>(col.offsets.data()),
+                                            static_cast<Py_ssize_t>(col.offsets.size() * 4));
+            PyObject* data = PyBytes_FromStringAndSize(col.data.data(),
+                                                       static_cast<Py_ssize_t>(col.data.size()));
+            if (valid && offsets && data) {  // ("N" hands them over, also on failure)
+                item = Py_BuildValue("(nNNNO)", col.nulls, valid, offsets, data,
+                                     col.odd ? Py_True : Py_False);
+            } else {
+                item = nullptr;
+                Py_XDECREF(valid);
+                Py_XDECREF(offsets);
+                Py_XDECREF(data);
+            }
+        }
+        if (item == nullptr || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return nullptr;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
 PyMethodDef kMethods[] = {
+    {"columns", columns, METH_VARARGS,
+     "columns(rows, kinds) -> per column (null_count, validity, offsets, data, odd), or None"},
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
     {"convert_list", convert_list, METH_O,

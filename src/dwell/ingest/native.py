@@ -21,6 +21,8 @@ Convert = Callable[..., "tuple[Any, ...] | None"]
 ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
 #: ``convert_list(texts)`` -> (rows of the converted, indexes of the declined)
 ConvertList = Callable[[list[Any]], "tuple[list[Any], list[int]]"]
+#: ``columns(rows, kinds)`` -> per column (null_count, validity, offsets, data, odd), or None
+Columns = Callable[[list[Any], str], "list[Any] | None"]
 #: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
 ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
 
@@ -64,22 +66,23 @@ class Matching:
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
 
 
-def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, ConvertList] | None:
+def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, ConvertList,
+                     Columns] | None:
     if _DISABLED:
         return None
     try:
         from dwell.ingest import _native  # type: ignore[attr-defined]
     except ImportError:
         return None
-    columns = list(TYPED_FIELDS)
+    typed = list(TYPED_FIELDS)
     candidates = {
-        name: (columns.index(column), rank)
+        name: (typed.index(column), rank)
         for column, names in TYPED_FIELDS.items()
         for rank, name in enumerate(names)
     }
-    _native.configure(candidates, len(columns), dict(SYSTEM_ATTRS_PREFIXED))
+    _native.configure(candidates, len(typed), dict(SYSTEM_ATTRS_PREFIXED))
     return (_native.convert, _native.convert_many, _native.scan_text, Automata(_native),
-            Matching(_native), _native.convert_list)
+            Matching(_native), _native.convert_list, _native.columns)
 
 
 _loaded = _load()
@@ -88,6 +91,8 @@ _loaded = _load()
 convert: Convert | None = _loaded[0] if _loaded else None
 #: ``convert`` of each of a list of texts: (rows of the converted, indexes of the declined)
 convert_list: ConvertList | None = _loaded[5] if _loaded else None
+#: canonical rows as Arrow buffers, column by column (see ``normalize.to_batch``)
+columns: Columns | None = _loaded[6] if _loaded else None
 #: the same over up to ``limit`` records of an ``evtx`` records_json() iterator
 convert_many: ConvertMany | None = _loaded[1] if _loaded else None
 #: ``dwell.engine.matcher.scan_text`` natively (None for values it leaves to that function)

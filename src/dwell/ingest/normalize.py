@@ -12,6 +12,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dwell.ingest import native
 from dwell.schema import (
     DATA_TYPE_EVTX,
     EVENT_SCHEMA,
@@ -45,7 +46,11 @@ def parse_time(value: Any) -> int | None:
             scale = 1_000_000
         else:
             scale = 1_000_000_000
-        return int(value * scale)
+        try:
+            nanos = int(value * scale)
+        except (OverflowError, ValueError):  # inf, nan
+            return None
+        return nanos if -(2**63) <= nanos < 2**63 else None
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -135,31 +140,103 @@ def to_batch(
     """Canonical rows (:func:`row_of` tuples) as a batch, with each one's position in its file
     and the file and sha256 it was read from."""
     count = len(rows)
-    values: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else \
-        [()] * (_SYSTEM + len(TYPED_COLUMNS))
-    blobs, times, hosts, channels, providers, event_ids, record_ids = values[:_SYSTEM]
-    host_strings = _strings(hosts)
+    built = _native_arrays(rows)
+    if built is None:
+        built = _python_arrays(rows)
+    fields, times, hosts, channels, providers, event_ids, record_ids, *typed = built
     columns: dict[str, pa.Array] = {
-        "timestamp": _timestamps(list(times)),
-        "host": pa.array(host_strings, pa.string()),
-        "host_short": pa.array([_short_host(h) for h in host_strings], pa.string()),
-        "channel": pa.array(_strings(channels), pa.string()),
-        "provider": pa.array(_strings(providers), pa.string()),
-        "event_id": _ints(event_ids, 2**31, pa.int32()),
-        "record_id": _ints(record_ids, 2**63, pa.int64()),
+        "timestamp": times,
+        "host": hosts,
+        "host_short": _short_hosts(hosts),
+        "channel": channels,
+        "provider": providers,
+        "event_id": event_ids,
+        "record_id": record_ids,
         "data_type": pa.array([DATA_TYPE_EVTX] * count, pa.string()),
         "source_file": pa.array(source_files, pa.string()),
         "source_sha256": pa.array(source_shas, pa.string()),
         "source_pos": pa.array(positions, pa.int64()),
+        **dict(zip(TYPED_COLUMNS, typed, strict=True)),
+        "fields": fields,
     }
-    for column, typed in zip(TYPED_COLUMNS, values[_SYSTEM:], strict=True):
-        if column in INT_TYPED:
-            columns[column] = _ints(typed, 2**63, pa.int64())
-        else:
-            columns[column] = _text_array(typed)
-    columns["fields"] = _json_column(blobs)
     return pa.RecordBatch.from_arrays([columns[name] for name in EVENT_SCHEMA.names],
                                       schema=EVENT_SCHEMA)
+
+
+def _python_arrays(rows: Sequence[tuple[Any, ...]]) -> list[pa.Array]:
+    """The arrays of the rows' positions, in row order (fields JSON first): the reference."""
+    values: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else \
+        [()] * (_SYSTEM + len(TYPED_COLUMNS))
+    return [_column(position, list(column)) for position, column in enumerate(values)]
+
+
+def _column(position: int, values: list[Any]) -> pa.Array:
+    """The array of one row position's values, the Python way."""
+    if position == 0:
+        return _json_column(values)
+    if position == 1:
+        return _timestamps(values)
+    if position < 5:
+        return pa.array(_strings(values), pa.string())
+    if position == 5:
+        return _ints(values, 2**31, pa.int32())
+    if position == 6:
+        return _ints(values, 2**63, pa.int64())
+    if TYPED_COLUMNS[position - _SYSTEM] in INT_TYPED:
+        return _ints(values, 2**63, pa.int64())
+    return _text_array(values)
+
+
+#: the native builder's kind of each row position (see ``columns`` in ``_native.cpp``)
+_KINDS = "js" + "sss" + "ei" + "".join("i" if c in INT_TYPED else "s" for c in TYPED_COLUMNS)
+
+
+def _native_arrays(rows: Sequence[tuple[Any, ...]]) -> list[pa.Array] | None:
+    """:func:`_python_arrays` from buffers the native module fills in one pass over the rows
+    (no per-column lists of Python values); a column holding a value of another type than
+    its own goes the Python way. None without the native module."""
+    if native.columns is None or not rows or not isinstance(rows, list):
+        return None
+    built = native.columns(rows, _KINDS)
+    if built is None:  # a text column past 32-bit offsets
+        return None
+    arrays: list[pa.Array] = []
+    for position, (nulls, validity, offsets, data, odd) in enumerate(built):
+        if odd:
+            arrays.append(_column(position, [row[position] for row in rows]))
+            continue
+        kind = _KINDS[position]
+        bitmap = None if validity is None else pa.py_buffer(validity)
+        if kind in "sj":
+            array = pa.Array.from_buffers(pa.string(), len(rows), [
+                bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls)
+        else:
+            array = pa.Array.from_buffers(pa.int64(), len(rows), [bitmap, pa.py_buffer(data)],
+                                          null_count=nulls)
+            if kind == "e":
+                array = array.cast(pa.int32())
+        if position == 1:
+            array = _timestamps(array.to_pylist()) if nulls else _cast_times(array)
+        arrays.append(array)
+    return arrays
+
+
+def _cast_times(texts: pa.Array) -> pa.Array:
+    """A time column of texts (no nulls) the way :func:`_timestamps` converts its list."""
+    try:
+        return pc.cast(texts, _TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _timestamps(texts.to_pylist())
+
+
+def _short_hosts(hosts: pa.Array) -> pa.Array:
+    """``host_short`` of a host column: each distinct name shortened once."""
+    if hosts.null_count == len(hosts):
+        return pa.nulls(len(hosts), pa.string())
+    encoded = hosts.dictionary_encode()
+    names = encoded.dictionary.to_pylist()
+    short = pa.array([_short_host(name) for name in names], pa.string())
+    return short.take(encoded.indices)
 
 
 def _json_column(blobs: Sequence[bytes]) -> pa.Array:
