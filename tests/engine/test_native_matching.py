@@ -309,3 +309,21 @@ def test_plans_that_do_not_fit_are_dropped_not_fatal() -> None:
     })
     assert reused.match_texts(texts) == expected
     assert not reused._plans  # all three dropped
+
+
+def test_raw_control_characters_go_to_python() -> None:
+    """A stored text with a raw control character in a string is not JSON: never matched
+    natively, at any offset of a long string (RapidJSON scans 16 bytes at a time)."""
+    assert matching is not None
+    rule = _rule("r", FieldTest("user", "contains", "a", needle="a"), None)
+    native = _native([rule])
+    native.match_texts(['{"EventID": 1, "User": "a"}'])  # (publishes the bucket)
+    texts = []
+    for byte in range(0x20):
+        for at in (0, 7, 15, 16, 17, 31):
+            value = "a" * at + chr(byte) + "b" * 20
+            texts.append('{"EventID": 1, "User": "' + value + '"}')
+            texts.append('{"EventID": 1, "User": "\\\\' + value + '"}')
+    got = matching.run(native._native, texts)
+    assert [hits for _, hits, _, _ in got] == [None] * len(texts)
+    assert [i for i, _, _, _ in got] == list(range(len(texts)))

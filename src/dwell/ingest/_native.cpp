@@ -33,6 +33,12 @@
 #include <utility>
 #include <vector>
 
+// RapidJSON's SSE2 string scan (16 bytes at a time up to a quote, backslash or control
+// character); x86-64 always has SSE2. The vendored reader.h fixes its control-character bound
+// (upstream let 0x1A-0x1F pass unescaped: see third_party/rapidjson/DWELL.md).
+#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#endif
 #include "rapidjson/document.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
