@@ -327,3 +327,51 @@ def test_raw_control_characters_go_to_python() -> None:
     got = matching.run(native._native, texts)
     assert [hits for _, hits, _, _ in got] == [None] * len(texts)
     assert [i for i, _, _, _ in got] == list(range(len(texts)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rulesets(), st.lists(events, min_size=1, max_size=8), st.booleans(), st.booleans())
+def test_texts_in_any_json_spelling_match_alike(
+    ruleset: list[CompiledRule], batch: list[dict[str, Any]], ascii_only: bool, spaced: bool
+) -> None:
+    """Stored texts are usually compact orjson output, which the native side reads with its own
+    flat-object parser; escapes (\\uXXXX, surrogate pairs) and whitespace take RapidJSON.
+    Either way the hits are Python's."""
+    import json
+
+    separators = (", ", ": ") if spaced else (",", ":")
+    texts = [json.dumps(event, ensure_ascii=ascii_only, separators=separators)
+             for event in batch]
+    native, python = _native(ruleset), _python(ruleset)
+    for _ in range(2):
+        assert native.match_texts(texts) == python.match_texts(texts)
+
+
+def test_awkward_stored_texts_match_as_python_reads_them() -> None:
+    assert matching is not None
+    rule = _rule("r", FieldTest("user", "contains", "a\\b", needle="a\\b"), None)
+    texts = [
+        '{"EventID":1,"User":"xa\\\\by"}',           # an escape: decoded in place
+        '{"EventID":1,"User":"xa\\u005cby"}',         # the same, as \\u
+        '{"EventID":1,"User":["q","xa\\\\b",null]}',  # a list
+        '{"EventID":1,"User":"a\\\\b","N":-0}',
+        '{"EventID":1,"User":"a\\\\b","N":12345678901234567890}',  # 20 digits: RapidJSON
+        '{"EventID":1,"User":"a\\\\b","N":1e3}',      # a double
+        '{"EventID":1,"User":"a\\\\b","N":{"x":1}}',  # an object value
+        '{"EventID":1,"User":"a\\\\b","N":[[1]]}',    # a nested list
+        '{"EventID":1,"User":"a\\\\b"} ',             # trailing space: still JSON
+        '{"EventID":1,"User":"a\\\\b","User":"zz"}',  # a repeated name
+        '{"EventID":1,"User":"zz"}',
+        '{}',
+    ]
+    native, python = _native([rule]), _python([rule])
+    expected = python.match_texts(texts)
+    assert [i for i, _, _ in expected] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    for _ in range(2):
+        assert native.match_texts(texts) == expected
+    # not JSON (never stored by dwell): the native side leaves each to Python
+    broken = ['{"EventID":1,"User":"a\\\\b","N":01}', '{"EventID":1,"User":"a\\\\b"}x',
+              '{"EventID":1,"User":"a\\\\b",}', '{"EventID":1,"User":"a\\\\b\\x"}',
+              '{"EventID":1,"User":"a\\\\b', '{"EventID":1,"User":tru}']
+    got = matching.run(native._native, broken)
+    assert [(i, hits) for i, hits, _, _ in got] == [(i, None) for i in range(len(broken))]

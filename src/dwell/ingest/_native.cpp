@@ -1575,6 +1575,8 @@ struct NMatcher {
     int64_t missing_eid = 0;
     // per rule index: the fields whose values a detection keeps (key ids, and names as given)
     std::vector<std::vector<std::pair<int, std::string>>> capture;
+    // the key ids of the last event's names, by position (-1: none)
+    std::vector<std::pair<std::string, int>> last_keys;
 
     ~NMatcher() {
         for (auto& [k, b] : buckets) Py_DECREF(b);
@@ -2231,6 +2233,185 @@ bool evaluates_keywords(const NBucket& b, const std::vector<int>& slots) {
     return false;
 }
 
+
+// --- stored texts: flat objects parsed in place -----------------------------------------------
+//
+// A stored ``fields`` text is almost always a flat object written by dwell (orjson or
+// write_value): no whitespace, string / integer / true / false / null values and lists of
+// those. parse_flat() reads exactly that shape in place, as RapidJSON's in-situ parse does
+// (each decoded string at its own start, where the keyword pre-scan finds it whole), and
+// gives the same values (integers as RapidJSON types them). Anything else (whitespace, a
+// float, an exponent, an object value, a nested list, an escaped surrogate, a control
+// character, 19 digits or more...) answers false after restoring nothing: the caller copies
+// the text again and lets RapidJSON decide, as before.
+
+inline int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// The string whose opening quote is at p[-1], decoded in place; the position after its closing
+// quote, or null.
+char* flat_string(char* p, const char* end, string_view& out) {
+    char* start = p;
+    while (p < end) {  // (most strings have no escape: nothing is moved)
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c == '"') {
+            out = string_view(start, static_cast<size_t>(p - start));
+            return p + 1;
+        }
+        if (c == '\\') break;
+        if (c < 0x20) return nullptr;
+        ++p;
+    }
+    char* q = p;
+    while (p < end) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c == '"') {
+            out = string_view(start, static_cast<size_t>(q - start));
+            return p + 1;
+        }
+        if (c < 0x20) return nullptr;
+        if (c != '\\') {
+            *q++ = *p++;
+            continue;
+        }
+        if (p + 1 >= end) return nullptr;
+        char e = p[1];
+        p += 2;
+        switch (e) {
+            case '"': *q++ = '"'; break;
+            case '\\': *q++ = '\\'; break;
+            case '/': *q++ = '/'; break;
+            case 'b': *q++ = '\b'; break;
+            case 'f': *q++ = '\f'; break;
+            case 'n': *q++ = '\n'; break;
+            case 'r': *q++ = '\r'; break;
+            case 't': *q++ = '\t'; break;
+            case 'u': {
+                if (end - p < 4) return nullptr;
+                unsigned code = 0;
+                for (int k = 0; k < 4; ++k) {
+                    int d = hex_digit(p[k]);
+                    if (d < 0) return nullptr;
+                    code = code << 4 | static_cast<unsigned>(d);
+                }
+                p += 4;
+                if (code >= 0xD800 && code <= 0xDFFF) return nullptr;  // RapidJSON judges pairs
+                if (code < 0x80) {
+                    *q++ = static_cast<char>(code);
+                } else if (code < 0x800) {
+                    *q++ = static_cast<char>(0xC0 | (code >> 6));
+                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
+                } else {
+                    *q++ = static_cast<char>(0xE0 | (code >> 12));
+                    *q++ = static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
+                }
+                break;
+            }
+            default: return nullptr;
+        }
+    }
+    return nullptr;
+}
+
+// One scalar value at p into v; the position after it, or null.
+char* flat_scalar(char* p, const char* end, Value& v) {
+    char c = *p;
+    if (c == '"') {
+        string_view text;
+        char* after = flat_string(p + 1, end, text);
+        if (after != nullptr)
+            v.SetString(rapidjson::StringRef(text.data(), static_cast<rapidjson::SizeType>(text.size())));
+        return after;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        bool minus = c == '-';
+        char* q = minus ? p + 1 : p;
+        char* digits = q;
+        uint64_t n = 0;
+        while (q < end && *q >= '0' && *q <= '9') n = n * 10 + static_cast<uint64_t>(*q++ - '0');
+        size_t count = static_cast<size_t>(q - digits);
+        if (count == 0 || count > 18 || (count > 1 && *digits == '0')) return nullptr;
+        if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) return nullptr;  // a double
+        if (minus)
+            v.SetInt64(-static_cast<int64_t>(n));
+        else
+            v.SetUint64(n);
+        return q;
+    }
+    auto literal = [&](const char* word, size_t len) {
+        return static_cast<size_t>(end - p) >= len && std::memcmp(p, word, len) == 0;
+    };
+    if (c == 't' && literal("true", 4)) {
+        v.SetBool(true);
+        return p + 4;
+    }
+    if (c == 'f' && literal("false", 5)) {
+        v.SetBool(false);
+        return p + 5;
+    }
+    if (c == 'n' && literal("null", 4)) {
+        v.SetNull();
+        return p + 4;
+    }
+    return nullptr;
+}
+
+// The members of the flat object text[0, size) (decoded in place) into keys and values.
+bool parse_flat(char* text, size_t size, rapidjson::MemoryPoolAllocator<>& alloc,
+                std::vector<string_view>& keys, std::vector<Value>& values) {
+    keys.clear();
+    values.clear();
+    char* p = text;
+    const char* end = text + size;
+    if (size < 2 || *p != '{') return false;
+    ++p;
+    if (*p == '}') return p + 1 == end;
+    while (true) {
+        if (p >= end || *p != '"') return false;
+        string_view key;
+        p = flat_string(p + 1, end, key);
+        if (p == nullptr || p >= end || *p != ':') return false;
+        ++p;
+        if (p >= end) return false;
+        values.emplace_back();
+        Value& v = values.back();
+        if (*p == '[') {
+            v.SetArray();
+            ++p;
+            if (p < end && *p == ']') {
+                ++p;
+            } else {
+                while (true) {
+                    if (p >= end || *p == '[' || *p == '{') return false;
+                    Value item;
+                    p = flat_scalar(p, end, item);
+                    if (p == nullptr || p >= end) return false;
+                    v.PushBack(item, alloc);
+                    if (*p == ']') {
+                        ++p;
+                        break;
+                    }
+                    if (*p != ',') return false;
+                    ++p;
+                }
+            }
+        } else {
+            p = flat_scalar(p, end, v);
+            if (p == nullptr) return false;
+        }
+        keys.push_back(key);
+        if (p >= end) return false;
+        if (*p == '}') return p + 1 == end;
+        if (*p != ',') return false;
+        ++p;
+    }
+}
+
 // Matches one text; fills hits (rule indexes) and unknown (slots).
 Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
                   std::vector<int>& unknown, std::vector<std::string>& matched, bool& captured) {
@@ -2238,6 +2419,9 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     static char stack_buffer[1 << 14];
     static std::vector<char> text;
     static std::vector<Member> members;
+    static std::vector<std::pair<string_view, const Value*>> pairs;
+    static std::vector<string_view> flat_keys;
+    static std::vector<Value> flat_values;
     static EventState ev;
     static std::vector<int> found;
     static std::vector<uint8_t> marked;
@@ -2255,23 +2439,40 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
     text.assign(data, data + size);
     text.push_back('\0');
-    if (size <= kRecursiveMax)
-        doc.ParseInsitu<kParseFast>(text.data());
-    else
-        doc.ParseInsitu<kParseFlags>(text.data());
-    if (doc.HasParseError() || !doc.IsObject() || holds_surrogate(text.data(), size))
-        return kPython;
+    pairs.clear();
+    if (parse_flat(text.data(), size, value_alloc, flat_keys, flat_values)) {
+        for (size_t k = 0; k < flat_keys.size(); ++k) pairs.emplace_back(flat_keys[k], &flat_values[k]);
+    } else {  // (parse_flat may have decoded part of the text in place)
+        std::memcpy(text.data(), data, size);
+        if (size <= kRecursiveMax)
+            doc.ParseInsitu<kParseFast>(text.data());
+        else
+            doc.ParseInsitu<kParseFlags>(text.data());
+        if (doc.HasParseError() || !doc.IsObject()) return kPython;
+        for (auto& mem : doc.GetObject()) pairs.emplace_back(sv(mem.name), &mem.value);
+    }
+    if (holds_surrogate(text.data(), size)) return kPython;
     members.clear();
     const Value* channel = nullptr;
     const Value* eid = nullptr;
-    for (auto& mem : doc.GetObject()) {
-        string_view key = sv(mem.name);
-        int gid = m.gid(key);
-        if (gid < 0) return kPython;
-        members.push_back({gid, key, &mem.value});
-        if (mem.value.IsNull()) continue;
-        if (gid == m.gid_channel && channel == nullptr) channel = &mem.value;
-        if (gid == m.gid_eventid && eid == nullptr) eid = &mem.value;
+    if (m.last_keys.size() < pairs.size()) m.last_keys.resize(pairs.size(), {std::string(), -1});
+    for (size_t k = 0; k < pairs.size(); ++k) {
+        auto [key, value] = pairs[k];
+        // (events of a run mostly have the same names in the same order: compared, not hashed)
+        auto& last = m.last_keys[k];
+        int gid;
+        if (last.second >= 0 && last.first == key) {
+            gid = last.second;
+        } else {
+            gid = m.gid(key);
+            if (gid < 0) return kPython;
+            last.first.assign(key.data(), key.size());
+            last.second = gid;
+        }
+        members.push_back({gid, key, value});
+        if (value->IsNull()) continue;
+        if (gid == m.gid_channel && channel == nullptr) channel = value;
+        if (gid == m.gid_eventid && eid == nullptr) eid = value;
     }
     if ((channel != nullptr && !channel->IsString()) || eid == nullptr || !eid->IsInt64())
         return kPython;
