@@ -343,20 +343,23 @@ def _reader_items(items: list[Any]) -> list[tuple[Any, ...]]:
     return out
 
 
-def test_json_lines_in_native_batches_keep_the_files_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("tail", [b"\n", b"", b"\r\n", b"\n \t\n"])
+def test_json_lines_in_native_blocks_and_batches_keep_the_files_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bytes
 ) -> None:
     """Lines the native converter declines (a float, a BOM, malformed JSON) and warnings (an
-    overlong line) come in their place among the converted ones, in batches and across them."""
+    overlong line, also one running across blocks) come in their place among the converted
+    ones, in blocks (and batches) and across them: the same items as line by line in Python."""
     event = {"Event": {"System": {"EventID": 1, "Channel": "Security", "Computer": "PC"},
                        "EventData": {"User": "bob"}}}
     lines = [b"\xef\xbb\xbf" + orjson.dumps(event)]
     for n in range(7):
-        lines += [orjson.dumps({**event, "n": n}), b"{malformed", b"",
-                  orjson.dumps({"Event": {"System": {"EventID": 2.5}}}), b"x" * 300,
-                  orjson.dumps({"Event": {"EventData": {"User": f"u{n}"}}})]
+        lines += [orjson.dumps({**event, "n": n}), b"{malformed", b"", b" \t",
+                  orjson.dumps({"Event": {"System": {"EventID": 2.5}}}), b"x" * (300 + 97 * n),
+                  orjson.dumps({"Event": {"EventData": {"User": f"u{n}"}}}) + b"\r"]
+    lines.append(orjson.dumps({**event, "last": True}))
     path = tmp_path / "events.jsonl"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+    path.write_bytes(b"\n".join(lines) + tail)
     monkeypatch.setattr(json_reader, "BATCH_LINES", 4)
     reader = json_reader.JsonReader(max_line=200)
 
@@ -364,13 +367,20 @@ def test_json_lines_in_native_batches_keep_the_files_order(
         with open(path, "rb") as fh:
             return _reader_items(list(reader.read(fh, str(path))))
 
-    native_items = read()
+    results = []
+    for block in (64, 1000, 1 << 20):  # blocks of max_line + 2 bytes, and bigger
+        monkeypatch.setattr(json_reader, "BLOCK_BYTES", block)
+        results.append(read())
+    monkeypatch.setattr(json_reader, "convert_lines", None)
+    results.append(read())  # batches of lines
     monkeypatch.setattr(json_reader, "convert_list", None)
     python_items = read()
-    assert native_items == python_items
-    kinds = [item[0] for item in native_items]
-    assert kinds.count("row") == 1 + 7 * 3 and kinds.count("warning") == 7 * 2
-    assert [item[1] for item in native_items] == sorted(item[1] for item in native_items)
+    assert all(items == python_items for items in results)
+    kinds = [item[0] for item in python_items]
+    assert kinds.count("row") == 2 + 7 * 3 and kinds.count("warning") == 7 * 2
+    assert [item[1] for item in python_items] == sorted(item[1] for item in python_items)
+    start = len(b"\n".join(lines[:6])) + 1  # the first overlong line: line 7
+    assert ("warning", 7, start, "line longer than 200 bytes (301 bytes) skipped") in python_items
 
 
 @pytest.mark.parametrize("byte", range(0x20))

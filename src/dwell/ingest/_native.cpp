@@ -736,6 +736,84 @@ PyObject* convert_list(PyObject*, PyObject* arg) {
     return Py_BuildValue("(NN)", rows, declined);
 }
 
+// convert_lines(data, max_line, final, first_number, first_offset)
+//     -> (rows, numbers, events, consumed, count)
+//
+// JSON Lines read in blocks: convert() of each line of ``data`` (bytes), split at "\n" (the
+// line passed with its "\n", as readline() gives it). Only complete lines are taken, and the
+// last one without "\n" too when ``final``. Blank lines (bytes.strip() empty) are counted and
+// skipped. ``rows``: the rows of the converted lines, ``numbers`` their line numbers (counted
+// from ``first_number``); ``events``: (kind, number, offset, length) of each line left to
+// Python, in order: kind 0 a line convert() declined, kind 1 a line of over ``max_line`` bytes
+// (length: its bytes with the "\n"); offsets count from ``first_offset``. ``consumed``: the
+// bytes taken, ``count`` the lines in them.
+PyObject* convert_lines(PyObject*, PyObject* args) {
+    Py_buffer view;
+    Py_ssize_t max_line = 0, first_offset = 0;
+    long long first_number = 0;
+    int final = 0;
+    if (!PyArg_ParseTuple(args, "y*npLn", &view, &max_line, &final, &first_number, &first_offset))
+        return nullptr;
+    if (!g_configured) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
+        return nullptr;
+    }
+    const char* data = static_cast<const char*>(view.buf);
+    const char* end = data + view.len;
+    PyObject* rows = PyList_New(0);
+    PyObject* numbers = PyList_New(0);
+    PyObject* events = PyList_New(0);
+    bool failed = rows == nullptr || numbers == nullptr || events == nullptr;
+    const char* p = data;
+    long long number = first_number;
+    auto blank = [](const char* a, const char* b) {
+        for (; a < b; ++a)
+            if (!std::strchr(" \t\n\r\x0b\x0c", *a) || *a == '\0') return false;
+        return true;
+    };
+    auto event = [&](int kind, const char* at, Py_ssize_t length) {
+        PyObject* item = Py_BuildValue("(iLnn)", kind, number,
+                                       first_offset + static_cast<Py_ssize_t>(at - data), length);
+        bool ok = item != nullptr && PyList_Append(events, item) == 0;
+        Py_XDECREF(item);
+        return ok;
+    };
+    while (!failed && p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (nl == nullptr && !final) break;
+        const char* stop = nl != nullptr ? nl + 1 : end;  // the line with its "\n"
+        auto content = static_cast<Py_ssize_t>((nl != nullptr ? nl : end) - p);
+        auto length = static_cast<Py_ssize_t>(stop - p);
+        ++number;
+        if (content > max_line) {
+            failed = !event(1, p, length);
+        } else if (!blank(p, stop)) {
+            PyObject* row = convert_text(p, length, nullptr, true);
+            if (row == nullptr) PyErr_Clear();  // (the Python path says what it is)
+            if (row != nullptr && row != Py_None) {
+                PyObject* n = PyLong_FromLongLong(number);
+                failed = n == nullptr || PyList_Append(rows, row) < 0 ||
+                         PyList_Append(numbers, n) < 0;
+                Py_XDECREF(n);
+            } else {
+                failed = !event(0, p, length);
+            }
+            Py_XDECREF(row);
+        }
+        p = stop;
+    }
+    PyBuffer_Release(&view);
+    if (failed) {
+        Py_XDECREF(rows);
+        Py_XDECREF(numbers);
+        Py_XDECREF(events);
+        return nullptr;
+    }
+    return Py_BuildValue("(NNNnL)", rows, numbers, events, static_cast<Py_ssize_t>(p - data),
+                         number - first_number);
+}
+
 PyObject* convert_many(PyObject*, PyObject* args) {
     PyObject* iterator = nullptr;
     Py_ssize_t limit = 0;
@@ -2950,6 +3028,9 @@ PyMethodDef kMethods[] = {
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
     {"convert_list", convert_list, METH_O,
      "convert_list(texts) -> (rows, declined indexes): convert() of each text"},
+    {"convert_lines", convert_lines, METH_VARARGS,
+     "convert_lines(data, max_line, final, first_number, first_offset) -> (rows, numbers, "
+     "events, consumed, count)"},
     {"convert_many", convert_many, METH_VARARGS,
      "convert_many(records, limit) -> (rows, declined, error, done)"},
     {"scan_text", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_text)),

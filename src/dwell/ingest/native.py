@@ -21,6 +21,10 @@ Convert = Callable[..., "tuple[Any, ...] | None"]
 ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
 #: ``convert_list(texts)`` -> (rows of the converted, indexes of the declined)
 ConvertList = Callable[[list[Any]], "tuple[list[Any], list[int]]"]
+#: ``convert_lines(data, max_line, final, first_number, first_offset)`` -> (rows, numbers,
+#: events, consumed, count): see ``_native.cpp``
+ConvertLines = Callable[[bytes, int, bool, int, int],
+                        "tuple[list[Any], list[int], list[tuple[int, int, int, int]], int, int]"]
 #: ``columns(rows, kinds)`` -> per column (null_count, validity, offsets, data, odd), or None
 Columns = Callable[[list[Any], str], "list[Any] | None"]
 #: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
@@ -67,7 +71,7 @@ _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
 
 
 def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, ConvertList,
-                     Columns] | None:
+                     Columns, ConvertLines] | None:
     if _DISABLED:
         return None
     try:
@@ -82,7 +86,8 @@ def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, Convert
     }
     _native.configure(candidates, len(typed), dict(SYSTEM_ATTRS_PREFIXED))
     return (_native.convert, _native.convert_many, _native.scan_text, Automata(_native),
-            Matching(_native), _native.convert_list, _native.columns)
+            Matching(_native), _native.convert_list, _native.columns,
+            _native.convert_lines)
 
 
 _loaded = _load()
@@ -91,6 +96,8 @@ _loaded = _load()
 convert: Convert | None = _loaded[0] if _loaded else None
 #: ``convert`` of each of a list of texts: (rows of the converted, indexes of the declined)
 convert_list: ConvertList | None = _loaded[5] if _loaded else None
+#: ``convert`` of each line of a block of JSON Lines
+convert_lines: ConvertLines | None = _loaded[7] if _loaded else None
 #: canonical rows as Arrow buffers, column by column (see ``normalize.to_batch``)
 columns: Columns | None = _loaded[6] if _loaded else None
 #: the same over up to ``limit`` records of an ``evtx`` records_json() iterator

@@ -7,12 +7,13 @@ bounded in size.
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from dwell.ingest.flatten import flatten_any
-from dwell.ingest.native import convert_list
+from dwell.ingest.native import convert_lines, convert_list
 from dwell.ingest.reader import RawRecord, RowBatch
 from dwell.model import IngestWarning
 
@@ -24,6 +25,8 @@ MAX_LINE = 16 * 1024 * 1024
 MAX_DOCUMENT = 256 * 1024 * 1024
 #: Lines converted natively in one call (JSON Lines: no Python object per line but its bytes).
 BATCH_LINES = 2048
+#: Bytes of JSON Lines read and converted natively at a time (at least a line's maximum).
+BLOCK_BYTES = 4 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -59,6 +62,9 @@ class JsonReader:
                 return line
 
     def _lines(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+        if convert_lines is not None:
+            yield from self._blocks(fh, path)
+            return
         lineno = 0
         offset = 0
         # lines waiting for the native converter: their bytes, numbers and offsets
@@ -76,12 +82,7 @@ class JsonReader:
                 yield from self._convert(batch, numbers, starts, path)  # (the file's order)
                 skipped = len(line) + self._skip_rest(fh)
                 offset = start + skipped
-                yield IngestWarning(
-                    path,
-                    f"line longer than {self.max_line} bytes ({skipped} bytes) skipped",
-                    line=lineno,
-                    offset=start,
-                )
+                yield self._too_long(skipped, lineno, path, start)
                 continue
             if not line.strip():
                 continue
@@ -94,6 +95,49 @@ class JsonReader:
             if len(batch) >= BATCH_LINES:
                 yield from self._convert(batch, numbers, starts, path)
         yield from self._convert(batch, numbers, starts, path)
+
+    def _blocks(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+        """:meth:`_lines` natively: blocks of lines split and converted in one call each (no
+        Python object per line); the same rows, positions and warnings."""
+        assert convert_lines is not None
+        number = 0  # lines before the block
+        offset = 0  # bytes before the block
+        carry = b""  # the unfinished last line of the previous block
+        size = max(BLOCK_BYTES, self.max_line + 2)
+        while True:
+            chunk = fh.read(size)
+            final = not chunk
+            data = carry + chunk if carry else chunk
+            rows, numbers, events, consumed, count = convert_lines(
+                data, self.max_line, final, number, offset)
+            used = 0
+            for kind, line, start, length in events:  # the lines left to Python, in order
+                upto = bisect.bisect_left(numbers, line, lo=used)
+                if upto > used:
+                    yield RowBatch(rows[used:upto], numbers[used:upto])
+                    used = upto
+                if kind == 0:
+                    yield self._line(data[start - offset:start - offset + length], line, path,
+                                     start)
+                else:
+                    yield self._too_long(length, line, path, start)
+            if used < len(rows):
+                yield RowBatch(rows[used:], numbers[used:])
+            number += count
+            offset += consumed
+            carry = data[consumed:]
+            if final:
+                return
+            if len(carry) > self.max_line:  # a line past the limit that goes on: skip the rest
+                skipped = len(carry) + self._skip_rest(fh)
+                yield self._too_long(skipped, number + 1, path, offset)
+                number += 1
+                offset += skipped
+                carry = b""
+
+    def _too_long(self, skipped: int, lineno: int, path: str, start: int) -> IngestWarning:
+        return IngestWarning(path, f"line longer than {self.max_line} bytes ({skipped} bytes) "
+                             "skipped", line=lineno, offset=start)
 
     def _convert(self, batch: list[bytes], numbers: list[int], starts: list[int], path: str
                  ) -> Iterator[RawRecord | RowBatch | IngestWarning]:
