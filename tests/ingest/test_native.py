@@ -27,7 +27,6 @@ from dwell.engine.matcher import scan_text
 from dwell.ingest import native
 from dwell.ingest.flatten import flatten_evtx_json
 from dwell.ingest.normalize import row_of
-from dwell.ingest.readers import evtx as evtx_reader
 from dwell.ingest.readers import json as json_reader
 from dwell.store import open_case
 
@@ -198,16 +197,23 @@ def test_whole_ingest_is_the_same_without_native(
     ))
     ui = Ui(quiet=True)
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "native"), ui)
-    monkeypatch.setattr(evtx_reader, "convert_many", None)
-    monkeypatch.setattr(json_reader, "convert_list", None)
+    monkeypatch.setattr(native, "blocks", None)  # readers, batches: all in Python
     ingest_paths([str(folder), str(jsonl)], str(tmp_path / "python"), ui)
     native_rows = _rows(tmp_path / "native")
     assert len(native_rows) > 1000
     assert native_rows == _rows(tmp_path / "python")
 
 
-def test_convert_many_reports_iterator_errors_and_declines_in_place() -> None:
-    assert native.convert_many is not None
+def _block_rows(block: Any) -> list[tuple[int, tuple[Any, ...]]]:
+    from dwell.ingest.reader import RowBlock
+
+    item = RowBlock(block)
+    return list(zip(item.positions(), item.rows(), strict=True))
+
+
+def test_convert_records_reports_iterator_errors_and_stops_at_declines() -> None:
+    blocks = native.blocks
+    assert blocks is not None
     good = orjson.dumps(_event({"Image": "a.exe"})).decode()
 
     def records() -> Any:
@@ -217,28 +223,62 @@ def test_convert_many_reports_iterator_errors_and_declines_in_place() -> None:
         raise RuntimeError("damaged chunk")
 
     iterator = records()
-    rows, declined, error, done = native.convert_many(iterator, 10)
-    assert rows[0] == _python_row(good) and rows[1:] == [None, None]
-    assert [index for index, _ in declined] == [1, 2]
-    assert declined[1][1] == {"no data": 1}
+    block = blocks.new(native.ROW_KINDS)
+    assert blocks.convert_records(block, iterator, 10, 0) == (
+        1, {"data": "{broken", "timestamp": None}, None, False)
+    assert _block_rows(block) == [(1, _python_row(good))]
+    assert blocks.convert_records(block, iterator, 10, 2) == (0, {"no data": 1}, None, False)
+    count, declined, error, done = blocks.convert_records(block, iterator, 10, 3)
+    assert (count, declined, done) == (0, None, False)
     assert isinstance(error, RuntimeError) and str(error) == "damaged chunk"
-    assert not done
-    assert native.convert_many(iterator, 10) == ([], [], None, True)
+    assert blocks.convert_records(block, iterator, 10, 3) == (0, None, None, True)
+    assert blocks.len(block) == 1
 
 
-def test_convert_many_stops_at_its_limit_and_lets_interrupts_through() -> None:
-    assert native.convert_many is not None
+def test_convert_records_stops_at_its_limit_and_lets_interrupts_through() -> None:
+    blocks = native.blocks
+    assert blocks is not None
     good = orjson.dumps(_event({"Image": "a.exe"})).decode()
     iterator = iter([{"data": good, "timestamp": None}] * 5)
-    rows, _, error, done = native.convert_many(iterator, 3)
-    assert len(rows) == 3 and error is None and not done
+    block = blocks.new(native.ROW_KINDS)
+    assert blocks.convert_records(block, iterator, 3, 10) == (3, None, None, False)
+    assert [pos for pos, _ in _block_rows(block)] == [11, 12, 13]
 
     def interrupted() -> Any:
         yield {"data": good, "timestamp": None}
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        native.convert_many(interrupted(), 10)
+        blocks.convert_records(block, interrupted(), 10, 0)
+    assert blocks.len(block) == 4  # (the record before the interrupt is in)
+
+
+def test_blocks_keep_odd_values_as_they_are_and_refuse_bad_calls() -> None:
+    blocks = native.blocks
+    assert blocks is not None
+    width = len(native.ROW_KINDS)
+    plain = (b'{"a":1}', "2022-01-01T00:00:00Z", "PC", "Security", "P", 4624, 7) + \
+        (None,) * (width - 7)
+    odd = (b"{}", 1.5, 3, ["x"], True, 2**40, 2**64) + ("u", 2**70) + (None,) * (width - 9)
+    block = blocks.new(native.ROW_KINDS)
+    blocks.append(block, [plain, odd], [5, 6])
+    assert _block_rows(block) == [(5, plain), (6, odd)]
+    other = blocks.new(native.ROW_KINDS)
+    blocks.append(other, [odd], [9])
+    blocks.extend(block, other)
+    assert _block_rows(block) == [(5, plain), (6, odd), (9, odd)]
+    with pytest.raises(ValueError, match="width"):
+        blocks.append(block, [(1, 2)], [1])
+    with pytest.raises(ValueError, match="as many positions"):
+        blocks.append(block, [plain], [])
+    with pytest.raises(ValueError, match="same columns"):
+        blocks.extend(block, blocks.new("js"))
+    with pytest.raises(ValueError, match="unknown column kind"):
+        blocks.new("jx")
+    assert blocks.len(block) == 3  # (nothing half-added)
+    taken, positions = blocks.take(block)
+    assert len(positions) == 3 * 8 and blocks.len(block) == 0
+    assert taken[5][4] == [4624, 2**40, 2**40]  # an int32 column with an int beyond: values
 
 
 def test_version_says_which_ingest_path_is_used() -> None:
@@ -329,11 +369,14 @@ def test_scan_find_is_find_in_scan_text() -> None:
 
 def _reader_items(items: list[Any]) -> list[tuple[Any, ...]]:
     """Rows (with their line) and warnings, in the order a reader gave them."""
-    from dwell.ingest.reader import RawRecord, RowBatch
+    from dwell.ingest.reader import RawRecord, RowBatch, RowBlock
 
     out: list[tuple[Any, ...]] = []
     for item in items:
-        if isinstance(item, RowBatch):
+        if isinstance(item, RowBlock):
+            out += [("row", pos, row) for row, pos in zip(item.rows(), item.positions(),
+                                                          strict=True)]
+        elif isinstance(item, RowBatch):
             out += [("row", pos, row) for row, pos in zip(item.rows, item.positions, strict=True)]
         elif isinstance(item, RawRecord):
             row = item.row if item.row is not None else row_of(item.event())
@@ -344,12 +387,12 @@ def _reader_items(items: list[Any]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("tail", [b"\n", b"", b"\r\n", b"\n \t\n"])
-def test_json_lines_in_native_blocks_and_batches_keep_the_files_order(
+def test_json_lines_in_native_blocks_keep_the_files_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bytes
 ) -> None:
     """Lines the native converter declines (a float, a BOM, malformed JSON) and warnings (an
     overlong line, also one running across blocks) come in their place among the converted
-    ones, in blocks (and batches) and across them: the same items as line by line in Python."""
+    ones, in blocks and across them: the same items as line by line in Python."""
     event = {"Event": {"System": {"EventID": 1, "Channel": "Security", "Computer": "PC"},
                        "EventData": {"User": "bob"}}}
     lines = [b"\xef\xbb\xbf" + orjson.dumps(event)]
@@ -360,7 +403,6 @@ def test_json_lines_in_native_blocks_and_batches_keep_the_files_order(
     lines.append(orjson.dumps({**event, "last": True}))
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + tail)
-    monkeypatch.setattr(json_reader, "BATCH_LINES", 4)
     reader = json_reader.JsonReader(max_line=200)
 
     def read() -> list[tuple[Any, ...]]:
@@ -371,9 +413,7 @@ def test_json_lines_in_native_blocks_and_batches_keep_the_files_order(
     for block in (64, 1000, 1 << 20):  # blocks of max_line + 2 bytes, and bigger
         monkeypatch.setattr(json_reader, "BLOCK_BYTES", block)
         results.append(read())
-    monkeypatch.setattr(json_reader, "convert_lines", None)
-    results.append(read())  # batches of lines
-    monkeypatch.setattr(json_reader, "convert_list", None)
+    monkeypatch.setattr(native, "blocks", None)
     python_items = read()
     assert all(items == python_items for items in results)
     kinds = [item[0] for item in python_items]

@@ -14,6 +14,7 @@ from dwell.ingest.normalize import (
     TYPED_COLUMNS,
     _native_arrays,
     _python_arrays,
+    block_batch,
     row_of,
     to_batch,
 )
@@ -112,7 +113,7 @@ def test_native_arrays_equal_the_python_arrays(rows: list[tuple[object, ...]]) -
         assert got.equals(want), (got, want)
 
 
-def test_native_arrays_keep_plain_rows_native_and_refuse_bad_shapes() -> None:
+def test_plain_rows_become_a_batch_through_a_block() -> None:
     row = row_of({"EventID": 4624, "TimeCreated": "2022-07-15T10:00:00Z", "Computer": "ws1.corp",
                   "Channel": "Security", "LogonType": 3, "TargetUserName": "bob"})
     batch = to_batch([row, row], [1, 2], ["a.evtx", "a.evtx"], ["s", "s"]).to_pylist()
@@ -120,11 +121,17 @@ def test_native_arrays_keep_plain_rows_native_and_refuse_bad_shapes() -> None:
     assert batch[1]["logon_type"] == 3
     assert batch[1]["target_user"] == "bob"
     assert str(batch[1]["timestamp"]) == "2022-07-15 10:00:00+00:00"
-    assert native.columns is not None
-    with pytest.raises(ValueError, match="tuple of len"):
-        native.columns([(1, 2)], "sss")
-    with pytest.raises(ValueError, match="unknown column kind"):
-        native.columns([(1,)], "x")
+    assert native.blocks is not None
+    block = native.blocks.new(native.ROW_KINDS)
+    native.blocks.append(block, [row, row], [3, 4])
+    taken = block_batch(block, [("b.evtx", "s2", 1), ("c.evtx", "s3", 1)]).to_pylist()
+    assert [(r["source_file"], r["source_sha256"], r["source_pos"]) for r in taken] == [
+        ("b.evtx", "s2", 3), ("c.evtx", "s3", 4)]
+    assert [{k: v for k, v in r.items() if not k.startswith("source")} for r in taken] == [
+        {k: v for k, v in r.items() if not k.startswith("source")} for r in batch]
+    native.blocks.append(block, [row], [5])
+    with pytest.raises(ValueError, match="2 source rows for a block of 1"):
+        block_batch(block, [("b.evtx", "s2", 2)])
 
 
 def test_times_beyond_the_timestamp_range_are_null_not_a_crash() -> None:

@@ -10,8 +10,10 @@
 // or None whenever the record is anything but the plain case (a parse error, a float, a
 // duplicate key, a possible surrogate, deep nesting, very many fields, another JSON shape...):
 // the caller then takes the Python path, which defines the behaviour (and the warnings) for
-// those. convert_many() does the same over records pulled from an ``evtx`` iterator. The two
-// paths are compared record by record (and on mutated records) in tests/ingest/test_native.py.
+// those. convert_records() and convert_lines_block() convert runs of records (from an ``evtx``
+// iterator, or JSON Lines) into a Block: the same rows column by column, with no Python object
+// per row. The two paths are compared record by record (and on mutated records) in
+// tests/ingest/test_native.py.
 //
 // Everything here reads attacker-controlled input: the parser recurses only on texts under
 // 8 KiB (nesting bounded by length, far within the stack), iterates beyond; our own walks are
@@ -564,7 +566,184 @@ bool append_py_str(std::string& out, const char* data, size_t size, const char* 
     return true;
 }
 
-PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bool validate) {
+
+// --- row blocks: canonical rows kept column by column ---------------------------------------
+//
+// A Block holds canonical rows (see convert_text) the way the store's Arrow arrays want them,
+// with no Python object per row: per column the texts (UTF-8, 32-bit offsets at the end) or
+// int64s and a validity bitmap. Column kinds: "j" the fields JSON,
+// "s" a text, "i" an int64, "e" an int32 kept as int64. A value of another sort (a number
+// in a text column, a bool, an int out of range, a list...) is kept as the Python object
+// itself (an "odd" cell): the caller converts such a column the Python way, from the values.
+struct BCol {
+    char kind = 's';
+    std::string data;
+    std::vector<int64_t> offsets{0};
+    std::vector<uint8_t> valid;
+    int64_t nulls = 0;
+    bool text() const { return kind == 's' || kind == 'j'; }
+};
+
+struct OddCell {
+    int64_t row;
+    int col;
+    PyObject* value;  // owned
+};
+
+struct Block {
+    std::vector<BCol> cols;
+    std::vector<int64_t> positions;
+    std::vector<OddCell> odds;  // in (row, col) order
+    int64_t rows = 0;
+
+    explicit Block(string_view kinds) {
+        cols.resize(kinds.size());
+        for (size_t c = 0; c < kinds.size(); ++c) cols[c].kind = kinds[c];
+    }
+    Block(const Block&) = delete;
+    Block& operator=(const Block&) = delete;
+    ~Block() { clear(); }
+
+    void clear() {
+        for (auto& o : odds) Py_DECREF(o.value);
+        odds.clear();
+        positions.clear();
+        for (auto& c : cols) {
+            c.data.clear();
+            c.offsets.assign(1, 0);
+            c.valid.clear();
+            c.nulls = 0;
+        }
+        rows = 0;
+    }
+    // Where the row being added starts: what rollback() returns to (kept here, not
+    // allocated per row).
+    std::vector<size_t> mark_data, mark_offsets;
+    std::vector<int64_t> mark_nulls;
+    size_t mark_odds = 0;
+    void mark() {
+        mark_data.resize(cols.size());
+        mark_offsets.resize(cols.size());
+        mark_nulls.resize(cols.size());
+        for (size_t c = 0; c < cols.size(); ++c) {
+            mark_data[c] = cols[c].data.size();
+            mark_offsets[c] = cols[c].offsets.size();
+            mark_nulls[c] = cols[c].nulls;
+        }
+        mark_odds = odds.size();
+    }
+    void rollback() {
+        auto r = static_cast<size_t>(rows);
+        for (size_t c = 0; c < cols.size(); ++c) {
+            cols[c].data.resize(mark_data[c]);
+            cols[c].offsets.resize(mark_offsets[c]);
+            cols[c].nulls = mark_nulls[c];
+            if (cols[c].valid.size() > (r >> 3))
+                cols[c].valid[r >> 3] = static_cast<uint8_t>(cols[c].valid[r >> 3] & ~(1u << (r & 7)));
+        }
+        while (odds.size() > mark_odds) {
+            Py_DECREF(odds.back().value);
+            odds.pop_back();
+        }
+    }
+    void set_valid(BCol& c) {
+        auto r = static_cast<size_t>(rows);
+        if (c.valid.size() <= (r >> 3)) c.valid.resize((r >> 3) + 1, 0);
+        c.valid[r >> 3] = static_cast<uint8_t>(c.valid[r >> 3] | (1u << (r & 7)));
+    }
+    void put_null(size_t c) {
+        BCol& col = cols[c];
+        if (col.text())
+            col.offsets.push_back(static_cast<int64_t>(col.data.size()));
+        else
+            col.data.append(8, '\0');
+        ++col.nulls;
+    }
+    void put_text(size_t c, const char* p, size_t n) {
+        BCol& col = cols[c];
+        col.data.append(p, n);
+        col.offsets.push_back(static_cast<int64_t>(col.data.size()));
+        set_valid(col);
+    }
+    void put_int(size_t c, int64_t v) {
+        BCol& col = cols[c];
+        col.data.append(reinterpret_cast<const char*>(&v), sizeof v);
+        set_valid(col);
+    }
+    void put_odd(size_t c, PyObject* v) {  // takes the reference
+        put_null(c);
+        odds.push_back({rows, static_cast<int>(c), v});
+    }
+    // A Python value into column c: plain when of the column's sort, else odd.
+    bool put_py(size_t c, PyObject* v) {
+        BCol& col = cols[c];
+        if (v == Py_None) {
+            put_null(c);
+            return true;
+        }
+        if (col.text()) {
+            const char* text = nullptr;
+            Py_ssize_t n = 0;
+            if (PyUnicode_Check(v)) {
+                text = PyUnicode_AsUTF8AndSize(v, &n);
+                if (text == nullptr) PyErr_Clear();
+            } else if (col.kind == 'j' && PyBytes_Check(v)) {
+                text = PyBytes_AS_STRING(v);
+                n = PyBytes_GET_SIZE(v);
+            }
+            if (text != nullptr) {
+                put_text(c, text, static_cast<size_t>(n));
+                return true;
+            }
+        } else if (PyLong_CheckExact(v)) {
+            int overflow = 0;
+            long long got = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (got == -1 && PyErr_Occurred()) return false;
+            if (overflow == 0 && (col.kind != 'e' || (got >= INT32_MIN && got <= INT32_MAX))) {
+                put_int(c, got);
+                return true;
+            }
+        }
+        Py_INCREF(v);
+        put_odd(c, v);
+        return true;
+    }
+    // A parsed value into column c; false: the record takes the Python path.
+    bool put_value(size_t c, const Value* v) {
+        BCol& col = cols[c];
+        if (v == nullptr || v->IsNull()) {
+            put_null(c);
+            return true;
+        }
+        if (col.text() && v->IsString()) {
+            put_text(c, v->GetString(), v->GetStringLength());
+            return true;
+        }
+        if (!col.text() && v->IsInt64() &&
+            (col.kind != 'e' || (v->GetInt64() >= INT32_MIN && v->GetInt64() <= INT32_MAX))) {
+            put_int(c, v->GetInt64());
+            return true;
+        }
+        PyObject* got = to_py(v, 0);  // (throws Bail for floats and the like)
+        if (got == nullptr) return false;
+        put_odd(c, got);
+        return true;
+    }
+    void end_row(int64_t position) {
+        positions.push_back(position);
+        ++rows;
+        for (auto& col : cols)
+            if (col.valid.size() * 8 < static_cast<size_t>(rows)) col.valid.resize((static_cast<size_t>(rows) + 7) / 8, 0);
+    }
+};
+
+Block* get_block(PyObject* capsule) {
+    return static_cast<Block*>(PyCapsule_GetPointer(capsule, "dwell.block"));
+}
+
+// With a ``block``, the row is appended to it (answer True) instead of made a tuple.
+PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bool validate,
+                       Block* block = nullptr, int64_t position = 0) {
     // The first 64 KiB of values and 16 KiB of parse stack come from static buffers (calls are
     // serialised by the GIL); bigger records spill into malloc'ed chunks, freed on return.
     static char value_buffer[1 << 16];
@@ -631,6 +810,34 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
             auto& slot = best[static_cast<size_t>(found->second.column)];
             if (found->second.rank < slot.first) slot = {found->second.rank, &item};
         }
+        if (block != nullptr) {
+            block->mark();
+            try {
+                block->put_text(0, buf.data(), buf.size());
+                bool ok = true;
+                for (int i = 0; ok && i < kSystemCount; ++i) {
+                    const Item* item = out.find(kSystem[i]);
+                    auto c = static_cast<size_t>(1 + i);
+                    ok = item != nullptr && item->fallback ? block->put_py(c, fallback)
+                                                           : block->put_value(c, item ? item->value : nullptr);
+                }
+                for (int t = 0; ok && t < g_columns; ++t) {
+                    const Item* item = best[static_cast<size_t>(t)].second;
+                    auto c = static_cast<size_t>(1 + kSystemCount + t);
+                    ok = item != nullptr && item->fallback ? block->put_py(c, fallback)
+                                                           : block->put_value(c, item ? item->value : nullptr);
+                }
+                if (!ok) {
+                    PyErr_Clear();
+                    throw Bail();
+                }
+            } catch (...) {
+                block->rollback();
+                throw;
+            }
+            block->end_row(position);
+            Py_RETURN_TRUE;
+        }
         PyObject* row = PyTuple_New(1 + kSystemCount + g_columns);
         if (row == nullptr) return nullptr;
         refs.refs.push_back(row);
@@ -665,9 +872,11 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
 // --- the module -------------------------------------------------------------------------------
 
 // convert_text() of a str or bytes object (None for a str that holds a lone surrogate).
-PyObject* convert_object(PyObject* text, PyObject* fallback) {
+PyObject* convert_object(PyObject* text, PyObject* fallback, Block* block = nullptr,
+                         int64_t position = 0) {
     if (PyBytes_Check(text))
-        return convert_text(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), fallback, true);
+        return convert_text(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), fallback, true, block,
+                            position);
     if (!PyUnicode_Check(text)) {
         PyErr_SetString(PyExc_TypeError, "convert() needs str or bytes");
         return nullptr;
@@ -678,7 +887,7 @@ PyObject* convert_object(PyObject* text, PyObject* fallback) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    return convert_text(data, size, fallback, false);
+    return convert_text(data, size, fallback, false, block, position);
 }
 
 PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
@@ -691,196 +900,6 @@ PyObject* convert(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
         return nullptr;
     }
     return convert_object(args[0], nargs == 2 ? args[1] : nullptr);
-}
-
-// convert_many(records, limit) -> (rows, declined, error, done)
-//
-// Pulls up to ``limit`` records (dicts with "data" and "timestamp", as evtx's records_json()
-// yields them) from the iterator and converts each: ``rows[i]`` is the row of the i-th record
-// pulled, or None if it was declined; ``declined`` lists (i, record) for the Python path.
-// ``error`` is an Exception the iterator raised (pulling stopped there; the caller reports it
-// and may call again), ``done`` whether the iterator is exhausted.
-// convert_list(texts: list[bytes | str]) -> (rows, declined): convert() of each text in one
-// call (JSON Lines read in batches); rows in order for the converted texts, declined the
-// indexes of the others (the Python path takes them)
-PyObject* convert_list(PyObject*, PyObject* arg) {
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "convert_list() needs a list");
-        return nullptr;
-    }
-    PyObject* rows = PyList_New(0);
-    PyObject* declined = PyList_New(0);
-    if (rows == nullptr || declined == nullptr) {
-        Py_XDECREF(rows);
-        Py_XDECREF(declined);
-        return nullptr;
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(arg); ++i) {
-        PyObject* row = convert_object(PyList_GET_ITEM(arg, i), nullptr);
-        if (row == nullptr) PyErr_Clear();  // (not text: the Python path says what it is)
-        int failed;
-        if (row != nullptr && row != Py_None) {
-            failed = PyList_Append(rows, row);
-        } else {
-            PyObject* index = PyLong_FromSsize_t(i);
-            failed = index == nullptr || PyList_Append(declined, index) < 0;
-            Py_XDECREF(index);
-        }
-        Py_XDECREF(row);
-        if (failed) {
-            Py_DECREF(rows);
-            Py_DECREF(declined);
-            return nullptr;
-        }
-    }
-    return Py_BuildValue("(NN)", rows, declined);
-}
-
-// convert_lines(data, max_line, final, first_number, first_offset)
-//     -> (rows, numbers, events, consumed, count)
-//
-// JSON Lines read in blocks: convert() of each line of ``data`` (bytes), split at "\n" (the
-// line passed with its "\n", as readline() gives it). Only complete lines are taken, and the
-// last one without "\n" too when ``final``. Blank lines (bytes.strip() empty) are counted and
-// skipped. ``rows``: the rows of the converted lines, ``numbers`` their line numbers (counted
-// from ``first_number``); ``events``: (kind, number, offset, length) of each line left to
-// Python, in order: kind 0 a line convert() declined, kind 1 a line of over ``max_line`` bytes
-// (length: its bytes with the "\n"); offsets count from ``first_offset``. ``consumed``: the
-// bytes taken, ``count`` the lines in them.
-PyObject* convert_lines(PyObject*, PyObject* args) {
-    Py_buffer view;
-    Py_ssize_t max_line = 0, first_offset = 0;
-    long long first_number = 0;
-    int final = 0;
-    if (!PyArg_ParseTuple(args, "y*npLn", &view, &max_line, &final, &first_number, &first_offset))
-        return nullptr;
-    if (!g_configured) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
-        return nullptr;
-    }
-    const char* data = static_cast<const char*>(view.buf);
-    const char* end = data + view.len;
-    PyObject* rows = PyList_New(0);
-    PyObject* numbers = PyList_New(0);
-    PyObject* events = PyList_New(0);
-    bool failed = rows == nullptr || numbers == nullptr || events == nullptr;
-    const char* p = data;
-    long long number = first_number;
-    auto blank = [](const char* a, const char* b) {
-        for (; a < b; ++a)
-            if (!std::strchr(" \t\n\r\x0b\x0c", *a) || *a == '\0') return false;
-        return true;
-    };
-    auto event = [&](int kind, const char* at, Py_ssize_t length) {
-        PyObject* item = Py_BuildValue("(iLnn)", kind, number,
-                                       first_offset + static_cast<Py_ssize_t>(at - data), length);
-        bool ok = item != nullptr && PyList_Append(events, item) == 0;
-        Py_XDECREF(item);
-        return ok;
-    };
-    while (!failed && p < end) {
-        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-        if (nl == nullptr && !final) break;
-        const char* stop = nl != nullptr ? nl + 1 : end;  // the line with its "\n"
-        auto content = static_cast<Py_ssize_t>((nl != nullptr ? nl : end) - p);
-        auto length = static_cast<Py_ssize_t>(stop - p);
-        ++number;
-        if (content > max_line) {
-            failed = !event(1, p, length);
-        } else if (!blank(p, stop)) {
-            PyObject* row = convert_text(p, length, nullptr, true);
-            if (row == nullptr) PyErr_Clear();  // (the Python path says what it is)
-            if (row != nullptr && row != Py_None) {
-                PyObject* n = PyLong_FromLongLong(number);
-                failed = n == nullptr || PyList_Append(rows, row) < 0 ||
-                         PyList_Append(numbers, n) < 0;
-                Py_XDECREF(n);
-            } else {
-                failed = !event(0, p, length);
-            }
-            Py_XDECREF(row);
-        }
-        p = stop;
-    }
-    PyBuffer_Release(&view);
-    if (failed) {
-        Py_XDECREF(rows);
-        Py_XDECREF(numbers);
-        Py_XDECREF(events);
-        return nullptr;
-    }
-    return Py_BuildValue("(NNNnL)", rows, numbers, events, static_cast<Py_ssize_t>(p - data),
-                         number - first_number);
-}
-
-PyObject* convert_many(PyObject*, PyObject* args) {
-    PyObject* iterator = nullptr;
-    Py_ssize_t limit = 0;
-    if (!PyArg_ParseTuple(args, "On", &iterator, &limit)) return nullptr;
-    if (!g_configured) {
-        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
-        return nullptr;
-    }
-    if (!PyIter_Check(iterator)) {
-        PyErr_SetString(PyExc_TypeError, "convert_many() needs an iterator");
-        return nullptr;
-    }
-    static PyObject* data_key = PyUnicode_InternFromString("data");
-    static PyObject* time_key = PyUnicode_InternFromString("timestamp");
-    PyObject* rows = PyList_New(0);
-    PyObject* declined = PyList_New(0);
-    PyObject* error = Py_None;
-    Py_INCREF(error);
-    bool done = false;
-    bool failed = rows == nullptr || declined == nullptr;
-    for (Py_ssize_t n = 0; !failed && n < limit; ++n) {
-        PyObject* record = PyIter_Next(iterator);
-        if (record == nullptr) {
-            if (!PyErr_Occurred()) {
-                done = true;
-            } else if (PyErr_ExceptionMatches(PyExc_Exception)) {
-                PyObject *type, *value, *trace;
-                PyErr_Fetch(&type, &value, &trace);
-                PyErr_NormalizeException(&type, &value, &trace);
-                if (value != nullptr && trace != nullptr) PyException_SetTraceback(value, trace);
-                Py_XDECREF(type);
-                Py_XDECREF(trace);
-                Py_DECREF(error);
-                error = value != nullptr ? value : Py_NewRef(Py_None);
-            } else {
-                failed = true;  // KeyboardInterrupt and the like propagate
-            }
-            break;
-        }
-        PyObject* row = nullptr;
-        PyObject* text = PyDict_Check(record) ? PyDict_GetItemWithError(record, data_key) : nullptr;
-        if (text != nullptr && (PyUnicode_Check(text) || PyBytes_Check(text))) {
-            PyObject* fallback = PyDict_GetItemWithError(record, time_key);
-            if (fallback == nullptr && !PyErr_Occurred()) fallback = Py_None;
-            if (fallback != nullptr) row = convert_object(text, fallback);
-        }
-        if (row == nullptr) PyErr_Clear();  // the Python path will tell what is wrong
-        if (row == nullptr || row == Py_None) {
-            Py_XDECREF(row);
-            PyObject* item = Py_BuildValue("(nO)", PyList_GET_SIZE(rows), record);
-            failed = item == nullptr || PyList_Append(declined, item) < 0 ||
-                     PyList_Append(rows, Py_None) < 0;
-            Py_XDECREF(item);
-        } else {
-            failed = PyList_Append(rows, row) < 0;
-            Py_DECREF(row);
-        }
-        Py_DECREF(record);
-    }
-    if (failed) {
-        Py_XDECREF(rows);
-        Py_XDECREF(declined);
-        Py_DECREF(error);
-        return nullptr;
-    }
-    PyObject* result = Py_BuildValue("(NNNO)", rows, declined, error, done ? Py_True : Py_False);
-    return result;
 }
 
 // --- the matcher's scan text --------------------------------------------------------------
@@ -2883,129 +2902,207 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     return out;
 }
 
-// --- canonical rows as Arrow buffers -------------------------------------------------------
-//
-// columns(rows, kinds) -> [per column: (null_count, validity | None, offsets | None, data,
-// odd)] | None
-//
-// ``rows`` is a list of equal-length tuples (normalize.row_of rows), ``kinds`` one letter per
-// tuple position: "s" a string column (str or None), "j" a string column of bytes or str (the
-// fields JSON), "i" an int64 column, "e" an int64 column whose values outside the int32 range
-// are null, "-" a position to leave out. ``data`` is the values' buffer (UTF-8 texts, or
-// little-endian int64s), ``offsets`` int32 text offsets, ``validity`` an Arrow bitmap when any
-// value is null. ``odd`` is True when some value of the column is neither None nor of the
-// column's type (a number in a text column, a bool or a string in an int column...): the
-// caller converts that column the Python way. An int beyond int64 is null, as there.
-// None when a text column would pass 2 GiB (32-bit offsets): the caller splits or goes Python.
-struct Column {
-    char kind;
-    std::string data;
-    std::vector<int32_t> offsets;
-    std::vector<uint8_t> valid;
-    Py_ssize_t nulls = 0;
-    bool odd = false;
-};
+// --- row blocks from Python ----------------------------------------------------------------
 
-PyObject* columns(PyObject*, PyObject* args) {
-    PyObject* rows = nullptr;
+void free_block(PyObject* capsule) { delete get_block(capsule); }
+
+// block(kinds) -> an empty block (capsule) of columns of these kinds (see Block)
+PyObject* block_new(PyObject*, PyObject* args) {
     const char* kinds = nullptr;
     Py_ssize_t width = 0;
-    if (!PyArg_ParseTuple(args, "O!s#", &PyList_Type, &rows, &kinds, &width)) return nullptr;
-    Py_ssize_t n = PyList_GET_SIZE(rows);
-    std::vector<Column> cols(static_cast<size_t>(width));
-    for (Py_ssize_t c = 0; c < width; ++c) {
-        Column& col = cols[static_cast<size_t>(c)];
-        col.kind = kinds[c];
-        if (std::strchr("sjie-", col.kind) == nullptr) {
-            PyErr_Format(PyExc_ValueError, "columns(): unknown column kind %c", col.kind);
+    if (!PyArg_ParseTuple(args, "s#", &kinds, &width)) return nullptr;
+    for (Py_ssize_t c = 0; c < width; ++c)
+        if (std::strchr("sjie", kinds[c]) == nullptr || kinds[c] == '\0') {
+            PyErr_Format(PyExc_ValueError, "block(): unknown column kind %c", kinds[c]);
             return nullptr;
         }
-        col.valid.assign(static_cast<size_t>((n + 7) / 8), 0);
-        if (col.kind == 's' || col.kind == 'j') {
-            col.offsets.reserve(static_cast<size_t>(n) + 1);
-            col.offsets.push_back(0);
-        } else if (col.kind != '-') {
-            col.data.reserve(static_cast<size_t>(n) * 8);
-        }
+    auto* b = new Block(string_view(kinds, static_cast<size_t>(width)));
+    PyObject* capsule = PyCapsule_New(b, "dwell.block", free_block);
+    if (capsule == nullptr) delete b;
+    return capsule;
+}
+
+// block_append(block, rows, positions): row tuples (normalize.row_of) added
+PyObject* block_append(PyObject*, PyObject* args) {
+    PyObject *capsule, *rows, *positions;
+    if (!PyArg_ParseTuple(args, "OO!O!", &capsule, &PyList_Type, &rows, &PyList_Type, &positions))
+        return nullptr;
+    Block* b = get_block(capsule);
+    if (b == nullptr) return nullptr;
+    if (PyList_GET_SIZE(rows) != PyList_GET_SIZE(positions)) {
+        PyErr_SetString(PyExc_ValueError, "block_append(): as many positions as rows");
+        return nullptr;
     }
-    constexpr size_t kMaxText = INT32_MAX;
-    for (Py_ssize_t r = 0; r < n; ++r) {
+    auto width = static_cast<Py_ssize_t>(b->cols.size());
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(rows); ++r) {
         PyObject* row = PyList_GET_ITEM(rows, r);
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != width) {
-            PyErr_SetString(PyExc_ValueError, "columns(): every row must be a tuple of len(kinds)");
+            PyErr_SetString(PyExc_ValueError, "block_append(): every row must be a tuple of the "
+                                              "block's width");
             return nullptr;
         }
-        auto bit = static_cast<size_t>(r);
-        for (Py_ssize_t c = 0; c < width; ++c) {
-            Column& col = cols[static_cast<size_t>(c)];
-            if (col.kind == '-') continue;
-            PyObject* v = PyTuple_GET_ITEM(row, c);
-            bool present = v != Py_None;
-            if (col.kind == 's' || col.kind == 'j') {
-                if (present) {
-                    const char* text = nullptr;
-                    Py_ssize_t size = 0;
-                    if (PyUnicode_Check(v)) {
-                        text = PyUnicode_AsUTF8AndSize(v, &size);
-                        if (text == nullptr) PyErr_Clear();  // a lone surrogate: Python says
-                    } else if (col.kind == 'j' && PyBytes_Check(v)) {
-                        text = PyBytes_AS_STRING(v);
-                        size = PyBytes_GET_SIZE(v);
-                    }
-                    if (text == nullptr) {
-                        col.odd = true;
-                    } else {
-                        if (col.data.size() + static_cast<size_t>(size) > kMaxText) Py_RETURN_NONE;
-                        col.data.append(text, static_cast<size_t>(size));
-                    }
-                }
-                col.offsets.push_back(static_cast<int32_t>(col.data.size()));
-            } else {
-                int64_t number = 0;
-                if (present) {
-                    if (PyLong_CheckExact(v)) {
-                        int overflow = 0;
-                        long long got = PyLong_AsLongLongAndOverflow(v, &overflow);
-                        if (overflow != 0) {
-                            present = false;
-                        } else if (col.kind == 'e' && (got < INT32_MIN || got > INT32_MAX)) {
-                            present = false;
-                        } else {
-                            number = got;
-                        }
-                    } else {
-                        col.odd = true;
-                    }
-                }
-                col.data.append(reinterpret_cast<const char*>(&number), sizeof number);
+        long long position = PyLong_AsLongLong(PyList_GET_ITEM(positions, r));
+        if (position == -1 && PyErr_Occurred()) return nullptr;
+        b->mark();
+        for (Py_ssize_t c = 0; c < width; ++c)
+            if (!b->put_py(static_cast<size_t>(c), PyTuple_GET_ITEM(row, c))) {
+                b->rollback();
+                return nullptr;
             }
-            if (present) {
-                col.valid[bit >> 3] = static_cast<uint8_t>(col.valid[bit >> 3] | (1u << (bit & 7)));
-            } else {
-                ++col.nulls;
+        b->end_row(position);
+    }
+    Py_RETURN_NONE;
+}
+
+// block_extend(block, other): other's rows added (other is left as it was)
+PyObject* block_extend(PyObject*, PyObject* args) {
+    PyObject *a, *o;
+    if (!PyArg_ParseTuple(args, "OO", &a, &o)) return nullptr;
+    Block* b = get_block(a);
+    Block* src = b ? get_block(o) : nullptr;
+    if (src == nullptr) return nullptr;
+    if (src == b || src->cols.size() != b->cols.size()) {
+        PyErr_SetString(PyExc_ValueError, "block_extend(): another block of the same columns");
+        return nullptr;
+    }
+    for (size_t c = 0; c < b->cols.size(); ++c) {
+        BCol& to = b->cols[c];
+        const BCol& from = src->cols[c];
+        if (to.kind != from.kind) {
+            PyErr_SetString(PyExc_ValueError, "block_extend(): another block of the same columns");
+            return nullptr;
+        }
+        auto base = static_cast<int64_t>(to.data.size());
+        to.data.append(from.data);
+        if (to.text())
+            for (size_t k = 1; k < from.offsets.size(); ++k) to.offsets.push_back(base + from.offsets[k]);
+        to.nulls += from.nulls;
+        auto total = static_cast<size_t>(b->rows + src->rows);
+        to.valid.resize((total + 7) / 8, 0);
+        for (int64_t r = 0; r < src->rows; ++r) {
+            auto from_bit = static_cast<size_t>(r);
+            if (from.valid[from_bit >> 3] >> (from_bit & 7) & 1) {
+                auto at = static_cast<size_t>(b->rows + r);
+                to.valid[at >> 3] = static_cast<uint8_t>(to.valid[at >> 3] | (1u << (at & 7)));
             }
         }
     }
+    for (const OddCell& odd : src->odds) {
+        Py_INCREF(odd.value);
+        b->odds.push_back({b->rows + odd.row, odd.col, odd.value});
+    }
+    b->positions.insert(b->positions.end(), src->positions.begin(), src->positions.end());
+    b->rows += src->rows;
+    Py_RETURN_NONE;
+}
+
+PyObject* block_len(PyObject*, PyObject* capsule) {
+    Block* b = get_block(capsule);
+    return b ? PyLong_FromLongLong(b->rows) : nullptr;
+}
+
+// The Python value of a cell that is not odd (a text, an int or None).
+PyObject* cell_py(const BCol& col, int64_t row) {
+    auto r = static_cast<size_t>(row);
+    if (!(col.valid[r >> 3] >> (r & 7) & 1)) Py_RETURN_NONE;
+    if (col.text()) {
+        const char* p = col.data.data() + col.offsets[r];
+        auto n = static_cast<Py_ssize_t>(col.offsets[r + 1] - col.offsets[r]);
+        return col.kind == 'j' ? PyBytes_FromStringAndSize(p, n) : PyUnicode_DecodeUTF8(p, n, "strict");
+    }
+    int64_t v;
+    std::memcpy(&v, col.data.data() + r * 8, 8);
+    return PyLong_FromLongLong(v);
+}
+
+// block_values(block, column) -> the column's values as the rows held them
+PyObject* column_values(Block& b, size_t c) {
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(b.rows));
+    if (out == nullptr) return nullptr;
+    size_t k = 0;
+    for (int64_t r = 0; r < b.rows; ++r) {
+        while (k < b.odds.size() && (b.odds[k].row < r || (b.odds[k].row == r &&
+                                                            static_cast<size_t>(b.odds[k].col) < c)))
+            ++k;
+        PyObject* v;
+        if (k < b.odds.size() && b.odds[k].row == r && static_cast<size_t>(b.odds[k].col) == c)
+            v = Py_NewRef(b.odds[k].value);
+        else
+            v = cell_py(b.cols[c], r);
+        if (v == nullptr) {
+            Py_DECREF(out);
+            return nullptr;
+        }
+        PyList_SET_ITEM(out, static_cast<Py_ssize_t>(r), v);
+    }
+    return out;
+}
+
+PyObject* block_values(PyObject*, PyObject* args) {
+    PyObject* capsule;
+    Py_ssize_t c = 0;
+    if (!PyArg_ParseTuple(args, "On", &capsule, &c)) return nullptr;
+    Block* b = get_block(capsule);
+    if (b == nullptr) return nullptr;
+    if (c < 0 || static_cast<size_t>(c) >= b->cols.size()) {
+        PyErr_SetString(PyExc_IndexError, "block_values(): no such column");
+        return nullptr;
+    }
+    return column_values(*b, static_cast<size_t>(c));
+}
+
+PyObject* block_positions(PyObject*, PyObject* capsule) {
+    Block* b = get_block(capsule);
+    if (b == nullptr) return nullptr;
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(b->positions.size()));
+    for (size_t i = 0; out != nullptr && i < b->positions.size(); ++i) {
+        PyObject* v = PyLong_FromLongLong(b->positions[i]);
+        if (v == nullptr) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, static_cast<Py_ssize_t>(i), v);
+    }
+    return out;
+}
+
+// block_take(block) -> ([per column (null_count, validity | None, offsets | None, data,
+// values | None)], positions as int64 bytes); the block is emptied. ``values``: the column's
+// Python values when it holds an odd cell or its texts pass 32-bit offsets (the caller then
+// converts it the Python way), else None; validity an Arrow bitmap (None: no null), offsets
+// int32, data the texts or little-endian int64s.
+PyObject* block_take(PyObject*, PyObject* capsule) {
+    Block* b = get_block(capsule);
+    if (b == nullptr) return nullptr;
+    std::vector<uint8_t> odd_col(b->cols.size(), 0);
+    for (const OddCell& o : b->odds) odd_col[static_cast<size_t>(o.col)] = 1;
     PyObject* out = PyList_New(0);
     if (out == nullptr) return nullptr;
-    for (const Column& col : cols) {
-        PyObject* item;
-        if (col.kind == '-') {
-            item = Py_NewRef(Py_None);
+    for (size_t c = 0; c < b->cols.size(); ++c) {
+        BCol& col = b->cols[c];
+        PyObject* item = nullptr;
+        if (odd_col[c] || (col.text() && col.data.size() > static_cast<size_t>(INT32_MAX))) {
+            PyObject* values = column_values(*b, c);
+            if (values != nullptr)
+                item = Py_BuildValue("(nOOON)", static_cast<Py_ssize_t>(0), Py_None, Py_None,
+                                     Py_None, values);
         } else {
             PyObject* valid = col.nulls == 0 ? Py_NewRef(Py_None)
                 : PyBytes_FromStringAndSize(reinterpret_cast<const char*>(col.valid.data()),
-                                            static_cast<Py_ssize_t>(col.valid.size()));
-            PyObject* offsets = col.offsets.empty() ? Py_NewRef(Py_None)
-                : PyBytes_FromStringAndSize(reinterpret_cast<const char*>(col.offsets.data()),
-                                            static_cast<Py_ssize_t>(col.offsets.size() * 4));
+                                            static_cast<Py_ssize_t>((b->rows + 7) / 8));
+            PyObject* offsets = Py_NewRef(Py_None);
+            if (col.text()) {
+                std::vector<int32_t> narrow(col.offsets.begin(), col.offsets.end());
+                Py_DECREF(offsets);
+                offsets = PyBytes_FromStringAndSize(reinterpret_cast<const char*>(narrow.data()),
+                                                    static_cast<Py_ssize_t>(narrow.size() * 4));
+            }
             PyObject* data = PyBytes_FromStringAndSize(col.data.data(),
                                                        static_cast<Py_ssize_t>(col.data.size()));
             if (valid && offsets && data) {  // ("N" hands them over, also on failure)
-                item = Py_BuildValue("(nNNNO)", col.nulls, valid, offsets, data,
-                                     col.odd ? Py_True : Py_False);
+                item = Py_BuildValue("(nNNNO)", static_cast<Py_ssize_t>(col.nulls), valid, offsets,
+                                     data, Py_None);
             } else {
-                item = nullptr;
                 Py_XDECREF(valid);
                 Py_XDECREF(offsets);
                 Py_XDECREF(data);
@@ -3018,21 +3115,176 @@ PyObject* columns(PyObject*, PyObject* args) {
         }
         Py_DECREF(item);
     }
-    return out;
+    PyObject* positions = PyBytes_FromStringAndSize(
+        reinterpret_cast<const char*>(b->positions.data()),
+        static_cast<Py_ssize_t>(b->positions.size() * 8));
+    if (positions == nullptr) {
+        Py_DECREF(out);
+        return nullptr;
+    }
+    b->clear();
+    return Py_BuildValue("(NN)", out, positions);
+}
+
+// convert_records(block, records, limit, ordinal) -> (count, declined, error, done)
+//
+// Pulls up to ``limit`` records (dicts with "data" and "timestamp", as evtx's records_json()
+// yields them) and converts each into ``block`` at position ``ordinal`` + its number (from 1);
+// stops at the first record convert() declines, answered as ``declined`` (else None) for the
+// Python path; ``count`` records went into the block. ``error``: an Exception the iterator
+// raised (pulling stopped there), ``done`` whether the iterator is exhausted.
+PyObject* convert_records(PyObject*, PyObject* args) {
+    PyObject *capsule, *iterator;
+    Py_ssize_t limit = 0;
+    long long ordinal = 0;
+    if (!PyArg_ParseTuple(args, "OOnL", &capsule, &iterator, &limit, &ordinal)) return nullptr;
+    Block* b = get_block(capsule);
+    if (b == nullptr) return nullptr;
+    if (!g_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "dwell.ingest._native: configure() first");
+        return nullptr;
+    }
+    if (!PyIter_Check(iterator)) {
+        PyErr_SetString(PyExc_TypeError, "convert_records() needs an iterator");
+        return nullptr;
+    }
+    static PyObject* data_key = PyUnicode_InternFromString("data");
+    static PyObject* time_key = PyUnicode_InternFromString("timestamp");
+    PyObject* error = Py_NewRef(Py_None);
+    PyObject* declined = Py_NewRef(Py_None);
+    bool done = false;
+    Py_ssize_t count = 0;
+    while (count < limit) {
+        PyObject* record = PyIter_Next(iterator);
+        if (record == nullptr) {
+            if (!PyErr_Occurred()) {
+                done = true;
+            } else if (PyErr_ExceptionMatches(PyExc_Exception)) {
+                PyObject *type, *value, *trace;
+                PyErr_Fetch(&type, &value, &trace);
+                PyErr_NormalizeException(&type, &value, &trace);
+                if (value != nullptr && trace != nullptr) PyException_SetTraceback(value, trace);
+                Py_XDECREF(type);
+                Py_XDECREF(trace);
+                Py_DECREF(error);
+                error = value != nullptr ? value : Py_NewRef(Py_None);
+            } else {
+                Py_DECREF(error);
+                Py_DECREF(declined);
+                return nullptr;  // KeyboardInterrupt and the like propagate
+            }
+            break;
+        }
+        PyObject* row = nullptr;
+        PyObject* text = PyDict_Check(record) ? PyDict_GetItemWithError(record, data_key) : nullptr;
+        if (text != nullptr && (PyUnicode_Check(text) || PyBytes_Check(text))) {
+            PyObject* fallback = PyDict_GetItemWithError(record, time_key);
+            if (fallback == nullptr && !PyErr_Occurred()) fallback = Py_None;
+            if (fallback != nullptr) row = convert_object(text, fallback, b, ordinal + count + 1);
+        }
+        if (row == nullptr) PyErr_Clear();  // the Python path will tell what is wrong
+        bool taken = row == Py_True;
+        Py_XDECREF(row);
+        if (!taken) {
+            Py_DECREF(declined);
+            declined = record;  // (the reference moves)
+            break;
+        }
+        Py_DECREF(record);
+        ++count;
+    }
+    return Py_BuildValue("(nNNO)", count, declined, error, done ? Py_True : Py_False);
+}
+
+// Whether a line is blank as bytes.strip() sees it (ASCII whitespace only; NUL is not).
+bool blank_line(const char* a, const char* b) {
+    for (; a < b; ++a)
+        if (*a == '\0' || std::strchr(" \t\n\r\x0b\x0c", *a) == nullptr) return false;
+    return true;
+}
+
+// convert_lines_block(block, data, start, max_line, final, number, offset)
+//     -> (event, end, count)
+//
+// JSON Lines into a block, from byte ``start`` of ``data`` (``number``: the lines before it,
+// ``offset``: the file offset of data[0]); rows go into ``block`` at their line numbers. Each
+// line is converted with its "\n" (as readline() gives it); blank lines (bytes.strip() empty)
+// are counted and skipped; the last line without "\n" is taken only when ``final``. Stops
+// after the first line left to Python, answered as ``event`` (kind, number, offset, length):
+// kind 0 a line convert() declined, kind 1 a line of over ``max_line`` bytes (length: its
+// bytes with the "\n"); else None. ``end``: where in ``data`` it stopped, ``count``: the
+// lines it took (the event's included).
+PyObject* convert_lines_block(PyObject*, PyObject* args) {
+    PyObject* capsule;
+    Py_buffer view;
+    Py_ssize_t start = 0, max_line = 0, offset = 0;
+    long long number = 0;
+    int final = 0;
+    if (!PyArg_ParseTuple(args, "Oy*nnpLn", &capsule, &view, &start, &max_line, &final, &number,
+                          &offset))
+        return nullptr;
+    Block* b = get_block(capsule);
+    if (b == nullptr || !g_configured || start < 0 || start > view.len) {
+        PyBuffer_Release(&view);
+        if (b != nullptr)
+            PyErr_SetString(PyExc_ValueError, "convert_lines_block(): configure() first, and a "
+                                              "start within the data");
+        return nullptr;
+    }
+    const char* data = static_cast<const char*>(view.buf);
+    const char* end = data + view.len;
+    const char* p = data + start;
+    long long first = number;
+    PyObject* event = Py_NewRef(Py_None);
+    while (p < end) {
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (nl == nullptr && !final) break;
+        const char* stop = nl != nullptr ? nl + 1 : end;
+        auto content = static_cast<Py_ssize_t>((nl != nullptr ? nl : end) - p);
+        auto length = static_cast<Py_ssize_t>(stop - p);
+        ++number;
+        int kind = -1;
+        if (content > max_line) {
+            kind = 1;
+        } else if (!blank_line(p, stop)) {
+            PyObject* row = convert_text(p, length, nullptr, true, b, number);
+            if (row == nullptr) PyErr_Clear();  // (the Python path says what it is)
+            if (row != Py_True) kind = 0;
+            Py_XDECREF(row);
+        }
+        if (kind >= 0) {
+            Py_DECREF(event);
+            event = Py_BuildValue("(iLnn)", kind, number, offset + static_cast<Py_ssize_t>(p - data),
+                                  length);
+            p = stop;
+            if (event == nullptr) {
+                PyBuffer_Release(&view);
+                return nullptr;
+            }
+            break;
+        }
+        p = stop;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(NnL)", event, static_cast<Py_ssize_t>(p - data), number - first);
 }
 
 PyMethodDef kMethods[] = {
-    {"columns", columns, METH_VARARGS,
-     "columns(rows, kinds) -> per column (null_count, validity, offsets, data, odd), or None"},
+    {"block", block_new, METH_VARARGS, "block(kinds) -> an empty block of canonical rows"},
+    {"block_append", block_append, METH_VARARGS, "block_append(block, rows, positions)"},
+    {"block_extend", block_extend, METH_VARARGS, "block_extend(block, other)"},
+    {"block_len", block_len, METH_O, "block_len(block) -> rows held"},
+    {"block_values", block_values, METH_VARARGS, "block_values(block, column) -> its values"},
+    {"block_positions", block_positions, METH_O, "block_positions(block) -> the rows' positions"},
+    {"block_take", block_take, METH_O,
+     "block_take(block) -> (per column (nulls, validity, offsets, data, values), positions)"},
+    {"convert_records", convert_records, METH_VARARGS,
+     "convert_records(block, records, limit, ordinal) -> (count, declined, error, done)"},
+    {"convert_lines_block", convert_lines_block, METH_VARARGS,
+     "convert_lines_block(block, data, start, max_line, final, number, offset) -> (event, end, "
+     "count)"},
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(convert)),
      METH_FASTCALL, "convert(text, fallback_time=...) -> row tuple, or None for the Python path"},
-    {"convert_list", convert_list, METH_O,
-     "convert_list(texts) -> (rows, declined indexes): convert() of each text"},
-    {"convert_lines", convert_lines, METH_VARARGS,
-     "convert_lines(data, max_line, final, first_number, first_offset) -> (rows, numbers, "
-     "events, consumed, count)"},
-    {"convert_many", convert_many, METH_VARARGS,
-     "convert_many(records, limit) -> (rows, declined, error, done)"},
     {"scan_text", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(scan_text)),
      METH_FASTCALL, "scan_text(view, names) -> the matcher's folded scan text, or None"},
     {"automaton", automaton, METH_O, "automaton(words) -> an Aho-Corasick automaton (capsule)"},

@@ -1,8 +1,10 @@
 """The optional native fast path of ingest (``dwell.ingest._native``, C++ with RapidJSON).
 
 One call turns an evtx-JSON record into its canonical row (see :func:`normalize.row_of`), or
-answers None when the record is not the plain case, which then takes the Python path; the
-matcher also builds its per-event scan text with it. dwell works without it (no compiler at
+answers None when the record is not the plain case, which then takes the Python path. Readers
+convert whole runs of records into *blocks* (:class:`Blocks`): the rows column by column, as
+the store's Arrow arrays want them, with no Python object per row. The matcher also builds its
+per-event scan text with it. dwell works without it (no compiler at
 install time, or ``DWELL_NATIVE=0``), only slower: the Python code is the reference, and the
 tests compare the two.
 """
@@ -14,19 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from dwell.ingest.flatten import SYSTEM_ATTRS_PREFIXED
-from dwell.schema import TYPED_FIELDS
+from dwell.schema import INT_TYPED, TYPED_FIELDS
+
+#: The column kind of each position of a canonical row (fields JSON, the six system values,
+#: the typed columns): "j" the fields JSON, "s" a text, "e" an int32, "i" an int64.
+ROW_KINDS = "js" + "sss" + "ei" + "".join("i" if c in INT_TYPED else "s" for c in TYPED_FIELDS)
 
 Convert = Callable[..., "tuple[Any, ...] | None"]
-#: ``convert_many(records, limit)`` -> (rows, declined, error, done): see ``_native.cpp``
-ConvertMany = Callable[[Any, int], "tuple[list[Any], list[tuple[int, Any]], Any, bool]"]
-#: ``convert_list(texts)`` -> (rows of the converted, indexes of the declined)
-ConvertList = Callable[[list[Any]], "tuple[list[Any], list[int]]"]
-#: ``convert_lines(data, max_line, final, first_number, first_offset)`` -> (rows, numbers,
-#: events, consumed, count): see ``_native.cpp``
-ConvertLines = Callable[[bytes, int, bool, int, int],
-                        "tuple[list[Any], list[int], list[tuple[int, int, int, int]], int, int]"]
-#: ``columns(rows, kinds)`` -> per column (null_count, validity, offsets, data, odd), or None
-Columns = Callable[[list[Any], str], "list[Any] | None"]
 #: ``scan_text(view, names)`` -> the matcher's folded scan text, or None
 ScanText = Callable[[Any, "tuple[str, ...] | None"], "str | None"]
 
@@ -67,11 +63,39 @@ class Matching:
         self.run_arrow: Callable[..., list[tuple[int, Any, Any, Any]]] = module.run_arrow
 
 
+class Blocks:
+    """Blocks of canonical rows (see ``Block`` in ``_native.cpp``): filled by the readers'
+    conversions or from row tuples, taken as Arrow buffers by :func:`normalize.block_batch`."""
+
+    def __init__(self, module: Any) -> None:
+        #: ``new(kinds)`` -> an empty block (kinds: :data:`ROW_KINDS`)
+        self.new: Callable[[str], Any] = module.block
+        #: ``append(block, rows, positions)``: row tuples added
+        self.append: Callable[[Any, list[Any], list[int]], None] = module.block_append
+        #: ``extend(block, other)``: the other block's rows added
+        self.extend: Callable[[Any, Any], None] = module.block_extend
+        self.len: Callable[[Any], int] = module.block_len
+        #: ``values(block, column)`` -> that column's values, as the rows held them
+        self.values: Callable[[Any, int], list[Any]] = module.block_values
+        self.positions: Callable[[Any], list[int]] = module.block_positions
+        #: ``take(block)`` -> ([per column (null_count, validity, offsets, data, values)],
+        #: positions as int64 bytes); the block is emptied
+        self.take: Callable[[Any], tuple[list[Any], bytes]] = module.block_take
+        #: ``convert_records(block, records, limit, ordinal)`` -> (count, declined, error,
+        #: done): up to ``limit`` evtx records into the block, stopping at a declined one
+        self.convert_records: Callable[[Any, Any, int, int], tuple[int, Any, Any, bool]] = \
+            module.convert_records
+        #: ``convert_lines(block, data, start, max_line, final, number, offset)`` -> (event,
+        #: end, count): JSON Lines into the block, stopping after a line left to Python
+        self.convert_lines: Callable[
+            [Any, bytes, int, int, bool, int, int],
+            tuple[tuple[int, int, int, int] | None, int, int]] = module.convert_lines_block
+
+
 _DISABLED = os.environ.get("DWELL_NATIVE", "1") == "0"
 
 
-def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, ConvertList,
-                     Columns, ConvertLines] | None:
+def _load() -> tuple[Convert, ScanText, Automata, Matching, Blocks] | None:
     if _DISABLED:
         return None
     try:
@@ -85,29 +109,22 @@ def _load() -> tuple[Convert, ConvertMany, ScanText, Automata, Matching, Convert
         for rank, name in enumerate(names)
     }
     _native.configure(candidates, len(typed), dict(SYSTEM_ATTRS_PREFIXED))
-    return (_native.convert, _native.convert_many, _native.scan_text, Automata(_native),
-            Matching(_native), _native.convert_list, _native.columns,
-            _native.convert_lines)
+    return (_native.convert, _native.scan_text, Automata(_native), Matching(_native),
+            Blocks(_native))
 
 
 _loaded = _load()
 #: ``convert(text[, fallback_time])`` -> row tuple, or None to take the Python path for that
 #: record; None itself when the module is absent.
 convert: Convert | None = _loaded[0] if _loaded else None
-#: ``convert`` of each of a list of texts: (rows of the converted, indexes of the declined)
-convert_list: ConvertList | None = _loaded[5] if _loaded else None
-#: ``convert`` of each line of a block of JSON Lines
-convert_lines: ConvertLines | None = _loaded[7] if _loaded else None
-#: canonical rows as Arrow buffers, column by column (see ``normalize.to_batch``)
-columns: Columns | None = _loaded[6] if _loaded else None
-#: the same over up to ``limit`` records of an ``evtx`` records_json() iterator
-convert_many: ConvertMany | None = _loaded[1] if _loaded else None
+#: blocks of canonical rows (None: rows are tuples, converted to Arrow in Python)
+blocks: Blocks | None = _loaded[4] if _loaded else None
 #: ``dwell.engine.matcher.scan_text`` natively (None for values it leaves to that function)
-scan_text: ScanText | None = _loaded[2] if _loaded else None
+scan_text: ScanText | None = _loaded[1] if _loaded else None
 #: the matcher's multi-pattern scanner (None: ahocorasick-rs / pyahocorasick then)
-automata: Automata | None = _loaded[3] if _loaded else None
+automata: Automata | None = _loaded[2] if _loaded else None
 #: the matcher's buckets over stored event texts (None: the Python matcher alone)
-matching: Matching | None = _loaded[4] if _loaded else None
+matching: Matching | None = _loaded[3] if _loaded else None
 
 
 def status() -> str:

@@ -139,11 +139,33 @@ def to_batch(
 ) -> pa.RecordBatch:
     """Canonical rows (:func:`row_of` tuples) as a batch, with each one's position in its file
     and the file and sha256 it was read from."""
-    count = len(rows)
     built = _native_arrays(rows)
     if built is None:
         built = _python_arrays(rows)
-    fields, times, hosts, channels, providers, event_ids, record_ids, *typed = built
+    return _batch(built, pa.array(positions, pa.int64()), pa.array(source_files, pa.string()),
+                  pa.array(source_shas, pa.string()))
+
+
+def block_batch(block: Any, sources: Sequence[tuple[str, str, int]]) -> pa.RecordBatch:
+    """The rows of a native block (see :class:`native.Blocks`) as a batch, emptying it;
+    ``sources``: (file, sha256, rows) of its rows, in order."""
+    assert native.blocks is not None
+    taken, positions = native.blocks.take(block)
+    count = len(positions) // 8
+    files = pa.array(list(itertools.chain.from_iterable(
+        itertools.repeat(file, n) for file, _, n in sources)), pa.string())
+    shas = pa.array(list(itertools.chain.from_iterable(
+        itertools.repeat(sha, n) for _, sha, n in sources)), pa.string())
+    if len(files) != count:
+        raise ValueError(f"block_batch: {len(files)} source rows for a block of {count}")
+    return _batch(_block_arrays(taken, count),
+                  pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(positions)]),
+                  files, shas)
+
+
+def _batch(arrays: list[pa.Array], positions: pa.Array, files: pa.Array, shas: pa.Array
+           ) -> pa.RecordBatch:
+    fields, times, hosts, channels, providers, event_ids, record_ids, *typed = arrays
     columns: dict[str, pa.Array] = {
         "timestamp": times,
         "host": hosts,
@@ -152,10 +174,10 @@ def to_batch(
         "provider": providers,
         "event_id": event_ids,
         "record_id": record_ids,
-        "data_type": pa.array([DATA_TYPE_EVTX] * count, pa.string()),
-        "source_file": pa.array(source_files, pa.string()),
-        "source_sha256": pa.array(source_shas, pa.string()),
-        "source_pos": pa.array(positions, pa.int64()),
+        "data_type": pa.array([DATA_TYPE_EVTX] * len(positions), pa.string()),
+        "source_file": files,
+        "source_sha256": shas,
+        "source_pos": positions,
         **dict(zip(TYPED_COLUMNS, typed, strict=True)),
         "fields": fields,
     }
@@ -187,31 +209,32 @@ def _column(position: int, values: list[Any]) -> pa.Array:
     return _text_array(values)
 
 
-#: the native builder's kind of each row position (see ``columns`` in ``_native.cpp``)
-_KINDS = "js" + "sss" + "ei" + "".join("i" if c in INT_TYPED else "s" for c in TYPED_COLUMNS)
-
-
 def _native_arrays(rows: Sequence[tuple[Any, ...]]) -> list[pa.Array] | None:
-    """:func:`_python_arrays` from buffers the native module fills in one pass over the rows
-    (no per-column lists of Python values); a column holding a value of another type than
-    its own goes the Python way. None without the native module."""
-    if native.columns is None or not rows or not isinstance(rows, list):
+    """:func:`_python_arrays` through a native block (no per-column lists of Python values);
+    None without the native module."""
+    if native.blocks is None or not rows:
         return None
-    built = native.columns(rows, _KINDS)
-    if built is None:  # a text column past 32-bit offsets
-        return None
+    block = native.blocks.new(native.ROW_KINDS)
+    native.blocks.append(block, list(rows), list(range(len(rows))))
+    taken, _ = native.blocks.take(block)
+    return _block_arrays(taken, len(rows))
+
+
+def _block_arrays(taken: list[Any], count: int) -> list[pa.Array]:
+    """The arrays of a taken block: from its buffers, or (a column holding values of another
+    type than its own) from its values the Python way."""
     arrays: list[pa.Array] = []
-    for position, (nulls, validity, offsets, data, odd) in enumerate(built):
-        if odd:
-            arrays.append(_column(position, [row[position] for row in rows]))
+    for position, (nulls, validity, offsets, data, values) in enumerate(taken):
+        if values is not None:
+            arrays.append(_column(position, values))
             continue
-        kind = _KINDS[position]
+        kind = native.ROW_KINDS[position]
         bitmap = None if validity is None else pa.py_buffer(validity)
         if kind in "sj":
-            array = pa.Array.from_buffers(pa.string(), len(rows), [
+            array = pa.Array.from_buffers(pa.string(), count, [
                 bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls)
         else:
-            array = pa.Array.from_buffers(pa.int64(), len(rows), [bitmap, pa.py_buffer(data)],
+            array = pa.Array.from_buffers(pa.int64(), count, [bitmap, pa.py_buffer(data)],
                                           null_count=nulls)
             if kind == "e":
                 array = array.cast(pa.int32())

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import pyarrow as pa
 
-from dwell.ingest.normalize import row_of, to_batch
-from dwell.ingest.reader import RawRecord, RowBatch, sniff
+from dwell.ingest import native
+from dwell.ingest.normalize import block_batch, row_of, to_batch
+from dwell.ingest.reader import Item, RawRecord, RowBatch, RowBlock, sniff
 from dwell.ingest.readers.evtx import EvtxReader
 from dwell.ingest.readers.json import JsonReader, looks_like_events
 from dwell.model import IngestWarning, SourceSummary
@@ -340,38 +341,58 @@ def _read_group(
 
 
 class _Builder:
-    """Collects rows of several sources into batches of ``batch_rows`` for one sink."""
+    """Collects rows of several sources into batches of ``batch_rows`` for one sink: in a
+    native block when the module is there (no Python object per row), else as row tuples."""
 
     def __init__(self, sink: Sink, batch_rows: int) -> None:
         self.sink = sink
         self.batch_rows = batch_rows
+        self.block = native.blocks.new(native.ROW_KINDS) if native.blocks is not None else None
+        self.count = 0  # rows held
+        self.sources: list[tuple[str, str, int]] = []  # (file, sha, rows), in order
         self.rows: list[tuple[Any, ...]] = []
         self.positions: list[int] = []
-        self.files: list[str] = []
-        self.shas: list[str] = []
         self.span: dict[str, tuple[int, int]] = {}
 
-    def add(self, record: RawRecord, file: str, sha: str) -> None:
-        self.rows.append(record.row if record.row is not None else row_of(record.event()))
-        self.positions.append(record.pos)
-        self.files.append(file)
-        self.shas.append(sha)
-        if len(self.rows) >= self.batch_rows:
+    def _took(self, file: str, sha: str, count: int) -> None:
+        if self.sources and self.sources[-1][:2] == (file, sha):
+            self.sources[-1] = (file, sha, self.sources[-1][2] + count)
+        else:
+            self.sources.append((file, sha, count))
+        self.count += count
+        if self.count >= self.batch_rows:
             self.flush()
+
+    def add(self, record: RawRecord, file: str, sha: str) -> None:
+        row = record.row if record.row is not None else row_of(record.event())
+        self.add_rows(RowBatch([row], [record.pos]), file, sha)
 
     def add_rows(self, batch: RowBatch, file: str, sha: str) -> None:
-        count = len(batch.rows)
-        self.rows.extend(batch.rows)
-        self.positions.extend(batch.positions)
-        self.files.extend([file] * count)
-        self.shas.extend([sha] * count)
-        if len(self.rows) >= self.batch_rows:
-            self.flush()
+        if self.block is not None:
+            assert native.blocks is not None
+            native.blocks.append(self.block, batch.rows, batch.positions)
+        else:
+            self.rows.extend(batch.rows)
+            self.positions.extend(batch.positions)
+        self._took(file, sha, len(batch.rows))
+
+    def add_block(self, item: RowBlock, file: str, sha: str) -> None:
+        if self.block is None:  # (blocks come from the native module: it is there)
+            self.add_rows(RowBatch(item.rows(), item.positions()), file, sha)
+            return
+        assert native.blocks is not None
+        native.blocks.extend(self.block, item.block)
+        self._took(file, sha, len(item))
 
     def flush(self) -> None:
-        if not self.rows:
+        if not self.count:
             return
-        table = to_batch(self.rows, self.positions, self.files, self.shas)
+        if self.block is not None:
+            table = block_batch(self.block, self.sources)
+        else:
+            files = [file for file, _, n in self.sources for _ in range(n)]
+            shas = [sha for _, sha, n in self.sources for _ in range(n)]
+            table = to_batch(self.rows, self.positions, files, shas)
         spans = pa.Table.from_batches([table]).group_by("source_sha256").aggregate(
             [("timestamp", "min"), ("timestamp", "max")]
         )
@@ -386,14 +407,14 @@ class _Builder:
             old = self.span.get(sha)
             self.span[sha] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
         self.sink.write(table)
+        self.count = 0
+        self.sources = []
         self.rows = []
         self.positions = []
-        self.files = []
-        self.shas = []
 
 
 def _pump(
-    items: Iterator[RawRecord | RowBatch | IngestWarning],
+    items: Iterator[Item | IngestWarning],
     unit: Unit,
     sha256: str,
     builder: _Builder,
@@ -406,7 +427,10 @@ def _pump(
     path = unit.path
     try:
         for item in items:
-            if isinstance(item, RowBatch):
+            if isinstance(item, RowBlock):
+                builder.add_block(item, path, sha256)
+                records += len(item)
+            elif isinstance(item, RowBatch):
                 builder.add_rows(item, path, sha256)
                 records += len(item.rows)
             elif isinstance(item, RawRecord):

@@ -1,6 +1,7 @@
 """The reader contract, and the registry that sniffs a file's format from its first bytes.
 
-A reader takes a binary file object and yields :class:`RawRecord` (one flattened event) or
+A reader takes a binary file object and yields :class:`RawRecord` (one flattened event),
+:class:`RowBatch` or :class:`RowBlock` (records in canonical row form) or
 :class:`~dwell.model.IngestWarning` (one problem); it never globs paths or touches the store.
 """
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+
+from dwell.ingest import native
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -52,12 +55,41 @@ class RowBatch:
     positions: list[int]
 
 
-def events(items: Iterable[RawRecord | RowBatch | IngestWarning]) -> Iterator[dict[str, Any]]:
+@dataclass(slots=True)
+class RowBlock:
+    """Records of one file converted natively, held column by column in a block (see
+    :class:`dwell.ingest.native.Blocks`): no Python object per record."""
+
+    block: Any
+
+    def __len__(self) -> int:
+        assert native.blocks is not None
+        return native.blocks.len(self.block)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """The records' canonical row tuples (as :func:`normalize.row_of` makes them)."""
+        assert native.blocks is not None
+        values = [native.blocks.values(self.block, c) for c in range(len(native.ROW_KINDS))]
+        return list(zip(*values, strict=True))
+
+    def positions(self) -> list[int]:
+        assert native.blocks is not None
+        return native.blocks.positions(self.block)
+
+
+Item = RawRecord | RowBatch | RowBlock
+
+
+def events(items: Iterable[Item | IngestWarning]) -> Iterator[dict[str, Any]]:
     """The flattened fields of every record a reader yields (warnings are left out)."""
     for item in items:
         if isinstance(item, RowBatch):
             for row in item.rows:
                 yield orjson.loads(row[0])
+        elif isinstance(item, RowBlock):
+            assert native.blocks is not None
+            for text in native.blocks.values(item.block, 0):
+                yield orjson.loads(text)
         elif isinstance(item, RawRecord):
             yield item.event()
 
@@ -71,7 +103,7 @@ class Reader(Protocol):
         """Whether ``head`` (the first bytes of a file) looks like this format."""
         ...
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[Item | IngestWarning]:
         """Yield the records of ``fh``; problems are yielded as warnings, never raised."""
         ...
 

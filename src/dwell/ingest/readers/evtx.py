@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 import evtx
 import orjson
 
+from dwell.ingest import native
 from dwell.ingest.flatten import flatten_evtx_json
-from dwell.ingest.native import convert_many
-from dwell.ingest.normalize import row_of
-from dwell.ingest.reader import RawRecord, RowBatch
+from dwell.ingest.reader import Item, RawRecord, RowBlock
 from dwell.model import IngestWarning
 
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ class EvtxReader:
     def sniff(self, head: bytes) -> bool:
         return head.startswith(MAGIC) or head[_HEADER_BLOCK : _HEADER_BLOCK + 8] == CHUNK_MAGIC
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[Item | IngestWarning]:
         head = fh.read(_HEADER_BLOCK)
         size = fh.seek(0, os.SEEK_END)
         fh.seek(0)
@@ -123,7 +122,7 @@ class EvtxReader:
             yield IngestWarning(path, f"unreadable EVTX: {_short(exc)}", offset=0)
             return
         records: Iterator[dict[str, Any]] = parser.records_json()  # type: ignore[assignment]
-        if convert_many is not None:
+        if native.blocks is not None:
             yield from _native_records(records, path)
             return
         ordinal = 0
@@ -145,27 +144,23 @@ NATIVE_BATCH = 1024
 
 def _native_records(
     records: Iterator[dict[str, Any]], path: str
-) -> Iterator[RowBatch | RawRecord | IngestWarning]:
-    """The records as row batches, converted natively; declined ones take the Python path."""
-    assert convert_many is not None
+) -> Iterator[RowBlock | RawRecord | IngestWarning]:
+    """The records as blocks of rows, converted natively; declined ones take the Python path
+    (in their place between blocks)."""
+    blocks = native.blocks
+    assert blocks is not None
     ordinal = 0
     while True:
-        rows, declined, error, done = convert_many(records, NATIVE_BATCH)
-        base = ordinal
-        ordinal += len(rows)
-        for index, rec in declined:
-            got = _python_record(rec, base + index + 1, path)
-            if isinstance(got, IngestWarning):
-                yield got
-            else:
-                assert got.fields is not None
-                rows[index] = row_of(got.fields)
-        if rows:
-            if declined:
-                kept = [i for i, row in enumerate(rows) if row is not None]
-                yield RowBatch([rows[i] for i in kept], [base + 1 + i for i in kept])
-            else:
-                yield RowBatch(rows, list(range(base + 1, ordinal + 1)))
+        block = blocks.new(native.ROW_KINDS)
+        count, declined, error, done = blocks.convert_records(block, records, NATIVE_BATCH,
+                                                              ordinal)
+        ordinal += count
+        if count:
+            yield RowBlock(block)
+        if declined is not None:
+            ordinal += 1
+            yield _python_record(declined, ordinal, path)
+            continue
         if error is not None:
             if not isinstance(error, OSError | RuntimeError | ValueError):
                 raise error

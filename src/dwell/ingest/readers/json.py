@@ -7,14 +7,13 @@ bounded in size.
 
 from __future__ import annotations
 
-import bisect
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from dwell.ingest import native
 from dwell.ingest.flatten import flatten_any
-from dwell.ingest.native import convert_lines, convert_list
-from dwell.ingest.reader import RawRecord, RowBatch
+from dwell.ingest.reader import Item, RawRecord, RowBlock
 from dwell.model import IngestWarning
 
 if TYPE_CHECKING:
@@ -23,8 +22,6 @@ if TYPE_CHECKING:
 
 MAX_LINE = 16 * 1024 * 1024
 MAX_DOCUMENT = 256 * 1024 * 1024
-#: Lines converted natively in one call (JSON Lines: no Python object per line but its bytes).
-BATCH_LINES = 2048
 #: Bytes of JSON Lines read and converted natively at a time (at least a line's maximum).
 BLOCK_BYTES = 4 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -43,7 +40,7 @@ class JsonReader:
         text = head.removeprefix(_BOM).lstrip()
         return text[:1] in (b"{", b"[")
 
-    def read(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
+    def read(self, fh: BinaryIO, path: str) -> Iterator[Item | IngestWarning]:
         first = self._first_line(fh)
         fh.seek(0)
         try:
@@ -61,16 +58,12 @@ class JsonReader:
             if not line or line.strip():
                 return line
 
-    def _lines(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
-        if convert_lines is not None:
+    def _lines(self, fh: BinaryIO, path: str) -> Iterator[Item | IngestWarning]:
+        if native.blocks is not None:
             yield from self._blocks(fh, path)
             return
         lineno = 0
         offset = 0
-        # lines waiting for the native converter: their bytes, numbers and offsets
-        batch: list[bytes] = []
-        numbers: list[int] = []
-        starts: list[int] = []
         while True:
             line = fh.readline(self.max_line + 1)
             if not line:
@@ -79,27 +72,19 @@ class JsonReader:
             start = offset
             offset += len(line)
             if len(line) > self.max_line and not line.endswith(b"\n"):
-                yield from self._convert(batch, numbers, starts, path)  # (the file's order)
                 skipped = len(line) + self._skip_rest(fh)
                 offset = start + skipped
                 yield self._too_long(skipped, lineno, path, start)
                 continue
-            if not line.strip():
-                continue
-            if convert_list is None:
+            if line.strip():
                 yield self._line(line, lineno, path, start)
-                continue
-            batch.append(line)
-            numbers.append(lineno)
-            starts.append(start)
-            if len(batch) >= BATCH_LINES:
-                yield from self._convert(batch, numbers, starts, path)
-        yield from self._convert(batch, numbers, starts, path)
 
-    def _blocks(self, fh: BinaryIO, path: str) -> Iterator[RawRecord | RowBatch | IngestWarning]:
-        """:meth:`_lines` natively: blocks of lines split and converted in one call each (no
-        Python object per line); the same rows, positions and warnings."""
-        assert convert_lines is not None
+    def _blocks(self, fh: BinaryIO, path: str) -> Iterator[Item | IngestWarning]:
+        """:meth:`_lines` natively: blocks of bytes split into lines and converted into blocks
+        of rows (no Python object per line); the lines it leaves (declined, too long) take
+        the Python path in their place. The same rows, positions and warnings."""
+        blocks = native.blocks
+        assert blocks is not None
         number = 0  # lines before the block
         offset = 0  # bytes before the block
         carry = b""  # the unfinished last line of the previous block
@@ -108,24 +93,23 @@ class JsonReader:
             chunk = fh.read(size)
             final = not chunk
             data = carry + chunk if carry else chunk
-            rows, numbers, events, consumed, count = convert_lines(
-                data, self.max_line, final, number, offset)
-            used = 0
-            for kind, line, start, length in events:  # the lines left to Python, in order
-                upto = bisect.bisect_left(numbers, line, lo=used)
-                if upto > used:
-                    yield RowBatch(rows[used:upto], numbers[used:upto])
-                    used = upto
+            start = 0
+            while True:
+                block = blocks.new(native.ROW_KINDS)
+                event, start, count = blocks.convert_lines(
+                    block, data, start, self.max_line, final, number, offset)
+                number += count
+                if blocks.len(block):
+                    yield RowBlock(block)
+                if event is None:
+                    break
+                kind, line, at, length = event  # a line left to Python
                 if kind == 0:
-                    yield self._line(data[start - offset:start - offset + length], line, path,
-                                     start)
+                    yield self._line(data[at - offset:at - offset + length], line, path, at)
                 else:
-                    yield self._too_long(length, line, path, start)
-            if used < len(rows):
-                yield RowBatch(rows[used:], numbers[used:])
-            number += count
-            offset += consumed
-            carry = data[consumed:]
+                    yield self._too_long(length, line, path, at)
+            offset += start
+            carry = data[start:]
             if final:
                 return
             if len(carry) > self.max_line:  # a line past the limit that goes on: skip the rest
@@ -138,27 +122,6 @@ class JsonReader:
     def _too_long(self, skipped: int, lineno: int, path: str, start: int) -> IngestWarning:
         return IngestWarning(path, f"line longer than {self.max_line} bytes ({skipped} bytes) "
                              "skipped", line=lineno, offset=start)
-
-    def _convert(self, batch: list[bytes], numbers: list[int], starts: list[int], path: str
-                 ) -> Iterator[RawRecord | RowBatch | IngestWarning]:
-        """The waiting lines converted natively, in order (declined ones in Python); emptied."""
-        if not batch:
-            return
-        assert convert_list is not None
-        rows, declined = convert_list(batch)
-        done = 0  # lines handled
-        used = 0  # rows handled
-        for k in declined:
-            if k > done:
-                yield RowBatch(rows[used:used + k - done], numbers[done:k])
-                used += k - done
-            yield self._line(batch[k], numbers[k], path, starts[k])
-            done = k + 1
-        if done < len(batch):
-            yield RowBatch(rows[used:], numbers[done:])
-        batch.clear()
-        numbers.clear()
-        starts.clear()
 
     def _line(self, line: bytes, lineno: int, path: str, start: int
               ) -> RawRecord | IngestWarning:
