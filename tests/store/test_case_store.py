@@ -106,3 +106,22 @@ def test_listing_parts_of_no_case_names_the_fix(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match=r"no case at .*dwell ingest PATH --case"):
         list_parts(tmp_path / "none")
+
+
+def test_parts_keep_statistics_and_dictionaries_where_they_serve(tmp_path: Path) -> None:
+    """Row groups can be pruned by time, host, channel and event id (min/max statistics);
+    the fields JSON (large, distinct per event) has neither statistics nor a dictionary."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    _write_events(logs / "a.jsonl", 200, "WS1")
+    case = tmp_path / "case"
+    ingest_paths([str(logs)], str(case), Ui(quiet=True))
+    (part,) = (case / "events").glob("*.parquet")
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    for name in ("timestamp", "host", "channel", "event_id"):
+        assert columns[name].is_stats_set, name
+    assert str(columns["timestamp"].statistics.min).startswith("2022-05-04 21:00:00")
+    assert not columns["fields"].is_stats_set
+    assert "RLE_DICTIONARY" in columns["channel"].encodings
+    assert "RLE_DICTIONARY" not in columns["fields"].encodings
