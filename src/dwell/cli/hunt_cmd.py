@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.table import Table
 
-from dwell.cli.ingest_cmd import add_case_arg, ingest_paths
+from dwell.cli.ingest_cmd import Sources, add_case_arg, default_options, ingest_paths
+from dwell.errors import UsageError
 from dwell.report.text import iso_utc
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    # the evidence is found and hashed while the rules load
+    sources = Sources(args.paths, default_options(args.jobs)) if args.paths else None
     from dwell.engine import hunt_case, read_detections
     from dwell.engine.hunt import HuntSession
     from dwell.report.manifest import write_manifest
@@ -59,7 +64,8 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
     with HuntSession(ruleset, profile=args.profile) as session:
         if args.paths:
             report = ingest_paths(args.paths, args.case, ui, jobs=args.jobs,
-                                  sink_factory=session.sink_factory, on_group=session.on_group)
+                                  sink_factory=session.sink_factory, on_group=session.on_group,
+                                  sources=sources)
             ui.info(report.line())
             for warning in report.warnings[:20]:
                 ui.info(f"warning: {warning.where()}: {warning.reason}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import os
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,71 @@ class IngestReport:
         )
 
 
+class Sources:
+    """The evidence under ``paths``, found and hashed in a background thread as soon as this
+    is made: a caller with other work first (loading rules) lets hashing start meanwhile.
+
+    hashlib and file reads release the GIL, so the hashing runs alongside Python work.
+    """
+
+    def __init__(self, paths: list[str], options: IngestOptions) -> None:
+        self.units: list[Unit] = []
+        self.sizes: list[int] = []
+        self.warnings: list[IngestWarning] = []
+        self._options = options
+        self._found = threading.Event()
+        self._hashed: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, args=(list(paths),),
+                                        name="dwell-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self, paths: list[str]) -> None:
+        try:
+            for item in discover(paths, expand=False):  # files are opened when hashed
+                if isinstance(item, IngestWarning):
+                    self.warnings.append(item)
+                else:
+                    self.units.append(item)
+            self.sizes = [_size(unit) for unit in self.units]
+            self._found.set()
+            for unit in self.units:
+                for hashed in hash_file(unit, self._options):
+                    self._hashed.put(hashed)
+        except BaseException as exc:  # (handed to the reader of the results)
+            self._hashed.put(_Failed(exc))
+        finally:
+            self._found.set()
+            self._hashed.put(_DONE)
+
+    def found(self) -> tuple[list[Unit], list[int], list[IngestWarning]]:
+        """The units found (and their sizes on disk) and the paths' warnings."""
+        self._found.wait()
+        return self.units, self.sizes, self.warnings
+
+    def hashed(self) -> Iterator[tuple[Unit, tuple[str, int]] | IngestWarning]:
+        """Each unit with its (SHA-256, size), or a warning, in the order found."""
+        while True:
+            item = self._hashed.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    error: BaseException
+
+
+_DONE = object()
+
+
+def default_options(jobs: int) -> IngestOptions:
+    """Ingest options for ``jobs`` worker processes."""
+    return IngestOptions(evtx_threads=0 if jobs == 1 else 1)
+
+
 def ingest_paths(
     paths: list[str],
     case: str,
@@ -90,35 +155,33 @@ def ingest_paths(
     options: IngestOptions | None = None,
     sink_factory: Callable[[str, str], Sink] | None = None,
     on_group: Callable[[GroupResult], None] | None = None,
+    sources: Sources | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` into ``case``; every problem is stored as a warning.
 
     ``sink_factory(case, key)`` replaces the store's part writer (e.g. to hunt while reading);
-    ``on_group`` sees every committed group (with the sink's ``extras``).
+    ``on_group`` sees every committed group (with the sink's ``extras``); ``sources``: the
+    paths' :class:`Sources`, made (and hashing) earlier.
     """
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    options = options or IngestOptions(evtx_threads=0 if jobs == 1 else 1)
+    options = options or default_options(jobs)
     report = IngestReport()
     started = time.perf_counter()
+    sources = sources or Sources(paths, options)
     with CaseWriter(case) as writer, no_cyclic_gc():  # thousands of acyclic results
-        units: list[Unit] = []
-        for item in discover(paths, expand=False):  # files are opened by the hashing threads
-            if isinstance(item, IngestWarning):
-                report.warnings.append(item)
-            else:
-                units.append(item)
+        units, sizes, warnings = sources.found()
+        report.warnings.extend(warnings)
         if report.warnings:
             writer.add_warnings(report.warnings)
         seen = writer.known_hashes()
-        sizes = [_size(unit) for unit in units]
         estimate = sum(sizes)
         target = max(4 << 20, min(64 << 20, estimate // (4 * jobs) + 1))
         factory = functools.partial(sink_factory or PartWriter, str(writer.case))
         progress = _progress(ui)
         task = progress.add_task("ingest", total=estimate or 1, files=0, records=0, rate="")
         # Groups are read while later files are still being hashed.
-        groups = iter_groups(_new_jobs(units, sizes, options, jobs, writer, seen, report), target,
+        groups = iter_groups(_new_jobs(sources, writer, seen, report), target,
                              first_bytes=4 << 20, total_bytes=estimate, workers=jobs)
         with progress:
             for group in run_groups(groups, factory, options, workers=min(jobs, len(units))):
@@ -135,37 +198,20 @@ def ingest_paths(
 
 
 def _new_jobs(
-    units: list[Unit], sizes: list[int], options: IngestOptions, jobs: int, writer: CaseWriter,
-    seen: set[str], report: IngestReport,
+    sources: Sources, writer: CaseWriter, seen: set[str], report: IngestReport,
 ) -> Iterator[tuple[Unit, str, int]]:
-    """Hash ``units`` (in threads) and yield those not already in the case, in order."""
-    # hashlib releases the GIL; units go to the threads in slices of about 16 MB so that many
-    # small files do not cost a future each
-    slices: list[list[Unit]] = [[]]
-    size = 0
-    for unit, unit_size in zip(units, sizes, strict=True):
-        if slices[-1] and (size >= _HASH_SLICE or len(slices[-1]) >= 256):
-            slices.append([])
-            size = 0
-        slices[-1].append(unit)
-        size += unit_size
-    with ThreadPoolExecutor(1) as pool:  # one thread hashes faster than the workers read
-        hashed = itertools.chain.from_iterable(
-            pool.map(lambda part: [x for f in part for x in hash_file(f, options)], slices))
-        for item in hashed:
-            if isinstance(item, IngestWarning):
-                report.warnings.append(item)
-                writer.add_warnings([item])
-                continue
-            found, (sha, size) = item
-            if size and sha in seen:  # empty files are never sources: report each
-                report.duplicates += 1
-                continue
-            seen.add(sha)
-            yield found, sha, size
-
-
-_HASH_SLICE = 16 << 20
+    """The hashed units not already in the case, in order."""
+    for item in sources.hashed():
+        if isinstance(item, IngestWarning):
+            report.warnings.append(item)
+            writer.add_warnings([item])
+            continue
+        found, (sha, size) = item
+        if size and sha in seen:  # empty files are never sources: report each
+            report.duplicates += 1
+            continue
+        seen.add(sha)
+        yield found, sha, size
 
 
 def _size(unit: Unit) -> int:
