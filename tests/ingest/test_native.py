@@ -410,7 +410,7 @@ def test_json_lines_in_native_blocks_keep_the_files_order(
             return _reader_items(list(reader.read(fh, str(path))))
 
     results = []
-    for block in (64, 1000, 1 << 20):  # blocks of max_line + 2 bytes, and bigger
+    for block in (7, 64, 202, 1000, 1 << 20):  # lines across blocks, and whole in one
         monkeypatch.setattr(json_reader, "BLOCK_BYTES", block)
         results.append(read())
     monkeypatch.setattr(native, "blocks", None)

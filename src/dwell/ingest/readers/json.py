@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 MAX_LINE = 16 * 1024 * 1024
 MAX_DOCUMENT = 256 * 1024 * 1024
-#: Bytes of JSON Lines read and converted natively at a time (at least a line's maximum).
-BLOCK_BYTES = 4 * 1024 * 1024
+#: Bytes of JSON Lines read and converted natively at a time (a longer line is carried over
+#: to the next read, up to the line limit).
+BLOCK_BYTES = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -88,9 +89,8 @@ class JsonReader:
         number = 0  # lines before the block
         offset = 0  # bytes before the block
         carry = b""  # the unfinished last line of the previous block
-        size = max(BLOCK_BYTES, self.max_line + 2)
         while True:
-            chunk = fh.read(size)
+            chunk = fh.read(BLOCK_BYTES)
             final = not chunk
             data = carry + chunk if carry else chunk
             start = 0
