@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections import Counter
@@ -60,6 +61,9 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
     ui.info(f"{len(ruleset.rules)} rules loaded from {ruleset.files} files"
             + (f"; {len(ruleset.errors)} unusable (`dwell rules check` lists them)"
                if ruleset.errors else ""))
+    # The rule set is hundreds of thousands of long-lived objects: the cyclic collector would
+    # walk them again and again, and (in forked workers) touch their pages.
+    gc.freeze()
     status = 0
     with HuntSession(ruleset, profile=args.profile) as session:
         if args.paths:

@@ -9,6 +9,7 @@ set is cached on disk, keyed by the rule files' paths and content hashes.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -212,13 +213,18 @@ def load_rules(
     blobs: list[tuple[str, bytes, str]] = []
     seen: set[tuple[int, int]] = set()
     for path in files:
-        info = path.stat()  # the same file by two paths (links, overlapping --rules) once
-        inode = (info.st_dev, info.st_ino)
-        if inode in seen:
-            continue
-        seen.add(inode)
-        data = path.read_bytes()
-        blobs.append((str(path), data, hashlib.sha256(data).hexdigest()))
+        name = str(path)
+        fd = os.open(name, os.O_RDONLY)  # (thousands of files: no file object for each)
+        try:
+            info = os.fstat(fd)  # the same file by two paths (links, overlapping --rules) once
+            inode = (info.st_dev, info.st_ino)
+            if inode in seen:
+                continue
+            seen.add(inode)
+            data = _read_all(fd, info.st_size)
+        finally:
+            os.close(fd)
+        blobs.append((name, data, hashlib.sha256(data).hexdigest()))
     digest = hashlib.sha256(COMPILER_VERSION.encode())
     for module in ("compile.py", "ir.py", "load.py", "logsource.py"):  # the compiler itself
         digest.update((Path(__file__).parent / module).read_bytes())
@@ -240,6 +246,14 @@ def load_rules(
         selected.update(f"\n{rule.id}\0{rule.emit}".encode())
     return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(blobs), cached=cached,
                    key=selected.hexdigest())
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """The whole content of an open file (``size``: its size when opened; it may change)."""
+    chunks = []
+    while chunk := os.read(fd, size + 1 if not chunks else 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _select(
@@ -271,12 +285,17 @@ def _cache_get(key: str) -> tuple[list[CompiledRule], list[RuleIssue]] | None:
 
 def read_cache(path: Path) -> Any:
     """A pickled cache entry, or None when there is none or it does not load."""
+    collecting = gc.isenabled()
+    gc.disable()  # (unpickling makes many containers: the collector would only walk them)
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ImportError,
             ValueError):
         return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 #: Compiled rule sets (and, apart, bucket plans) kept in the cache: the most recently written.
