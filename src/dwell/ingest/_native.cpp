@@ -530,6 +530,13 @@ bool deeper_than(const Value& v, int limit) {
 
 bool ascii(const char* data, size_t size) {
     size_t i = 0;
+#ifdef __SSE2__
+    for (; i + 32 <= size; i += 32) {  // (the sign bits of 32 bytes at once)
+        __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+        __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 16));
+        if (_mm_movemask_epi8(_mm_or_si128(a, b)) != 0) return false;
+    }
+#endif
     for (; i + 8 <= size; i += 8) {
         uint64_t word;
         std::memcpy(&word, data + i, 8);
@@ -1062,8 +1069,10 @@ struct Automaton {
                 _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble)));
             auto hits = static_cast<uint32_t>(~_mm256_movemask_epi8(
                 _mm256_cmpeq_epi8(_mm256_and_si256(first, second), zero)));
-            while (hits != 0) {
-                check_pair(t, size, i + static_cast<size_t>(__builtin_ctz(hits)), found);
+            while (hits != 0) {  // (the pair bitmap first, here: most candidates fail it)
+                size_t at = i + static_cast<size_t>(__builtin_ctz(hits));
+                unsigned key = static_cast<unsigned>(low[t[at]]) << 8 | low[t[at + 1]];
+                if (pairs[key >> 6] >> (key & 63) & 1) check_pair(t, size, at, found);
                 hits &= hits - 1;
             }
         }
@@ -1559,6 +1568,27 @@ struct Span {
     PyObject* fold_obj;
 };
 
+// A hash of memo keys (hundreds of bytes each, looked up for every event): eight bytes per
+// multiply-and-mix step.
+struct KeyHash {
+    size_t operator()(const std::string& key) const noexcept {
+        constexpr uint64_t kMul = 0x9E3779B97F4A7C15ULL;
+        uint64_t h = key.size() * kMul;
+        const char* p = key.data();
+        size_t n = key.size();
+        for (; n >= 8; p += 8, n -= 8) {
+            uint64_t w;
+            std::memcpy(&w, p, 8);
+            h = (h ^ w) * kMul;
+            h ^= h >> 29;
+        }
+        uint64_t tail = 0;
+        std::memcpy(&tail, p, n);
+        h = (h ^ tail) * kMul;
+        return static_cast<size_t>(h ^ (h >> 32));
+    }
+};
+
 struct NBucket {
     std::vector<std::string> fields;
     std::unordered_map<std::string, int> field_index;
@@ -1575,7 +1605,7 @@ struct NBucket {
     std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
     // Outcomes by the values of `fields` (what the rules read): logs repeat themselves, and an
     // event with the same values has the same matching rules. Keys are compared whole.
-    std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>> memo;
+    std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>, KeyHash> memo;
 
     NBucket() = default;
     NBucket(const NBucket&) = delete;
@@ -2567,7 +2597,9 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         if (doc.HasParseError() || !doc.IsObject()) return kPython;
         for (auto& mem : doc.GetObject()) pairs.emplace_back(sv(mem.name), &mem.value);
     }
-    if (holds_surrogate(text.data(), size)) return kPython;
+    // (only a non-ASCII text can hold a surrogate; whether it is ASCII serves the scan below)
+    bool text_ascii = ascii(text.data(), size);
+    if (!text_ascii && holds_surrogate(text.data(), size)) return kPython;
     members.clear();
     const Value* channel = nullptr;
     const Value* eid = nullptr;
@@ -2644,7 +2676,7 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
         // decides). ASCII only: case folding of other characters can make ASCII letters; and
         // only values the exact scan renders (no floats, objects, nested lists: those go to
         // Python, whose texts of them the JSON does not hold).
-        bool clean = a->icase && ascii(text.data(), size);
+        bool clean = a->icase && text_ascii;
         for (size_t k = 0; clean && k < members.size(); ++k) clean = plain_value(*members[k].value);
         if (clean) {
             a->scan(text.data(), size, found);
