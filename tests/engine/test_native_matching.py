@@ -67,9 +67,17 @@ def test_native_equals_python_and_reference(
     """(With ``learn``, a bucket's events stay in Python until it has chosen its needles.)"""
     texts = [orjson.dumps(event).decode() for event in batch]
     native, python = _native(ruleset, learn), _python(ruleset)
+    column = pa.array(texts, pa.string())
+    expected = python.match_texts(texts)
+    # one item per hit, from the Arrow buffers: first with no bucket published (the events
+    # Python completes are merged in order), then as below
+    hits = ([i for i, hits, _ in expected for _ in hits],
+            [h for _, hits, _ in expected for h in hits], [v for _, _, vs in expected for v in vs])
+    assert _native(ruleset, learn).match_column_hits(column) == hits
     for _ in range(2):  # the second pass meets published buckets and memoised outcomes
         got = native.match_texts(texts)
         assert got == python.match_texts(texts)
+        assert native.match_column_hits(column) == hits
         found = {i: _ids(native, hits) for i, hits, _ in got}
         for i, text in enumerate(texts):  # (the event as stored: JSON has no inf, for one)
             assert found.get(i, []) == [r.id for r in reference_match(ruleset, orjson.loads(text))]

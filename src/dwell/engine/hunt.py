@@ -178,16 +178,9 @@ class _Detector:
     def batch(self, batch: pa.RecordBatch, fields: pa.Array) -> None:
         """Match the events of one batch (``fields``: its ``fields`` column)."""
         self.events += len(fields)
-        found = self.matcher.match_column(fields)
-        if not found:
+        rows, rules, matched = self.matcher.match_column_hits(fields)
+        if not rows:
             return
-        rows: list[int] = []
-        rules: list[int] = []
-        matched: list[str] = []
-        for i, hits, values in found:
-            rows.extend([i] * len(hits))
-            rules.extend(hits)
-            matched.extend(values)
         events = batch.select(list(_ROW_COLUMNS)).take(pa.array(rows, type=pa.int32()))
         # Rule and event texts repeat: detections cross from the worker processes as rule
         # indexes and dictionary-encoded texts, a third of the bytes (see :func:`decoded`).

@@ -974,6 +974,19 @@ class _Bucket:
         self.choose(score, scan_all=False)
 
 
+def _hits(found: list[tuple[int, list[int], list[str]]]
+          ) -> tuple[list[int], list[int], list[str]]:
+    """Per-event results as (rows, rule indexes, matched values), one item per hit."""
+    rows: list[int] = []
+    rules: list[int] = []
+    matched: list[str] = []
+    for i, hits, values in found:
+        rows.extend([i] * len(hits))
+        rules.extend(hits)
+        matched.extend(values)
+    return rows, rules, matched
+
+
 class _Lazy:
     """Items of an Arrow array as Python objects, made on access (few are needed)."""
 
@@ -1142,6 +1155,25 @@ class Matcher:
         found = _matching.run_arrow(self._native, offsets, data, validity, column.offset,
                                     len(column))
         return self._finish(found, _Lazy(column))
+
+    def match_column_hits(self, column: pa.Array) -> tuple[list[int], list[int], list[str]]:
+        """:meth:`match_column` as one item per hit (not per event): its row, its rule index
+        and the matched values, in row order; no Python object per event for most."""
+        if self._native is None or _matching is None or column.type != pa.string():
+            return _hits(self.match_column(column))
+        validity, offsets, data = column.buffers()
+        if offsets is None or data is None:
+            return _hits(self.match_column(column))
+        rows, rules, matched, others = _matching.run_arrow(
+            self._native, offsets, data, validity, column.offset, len(column), True)
+        rest = self._finish(others, _Lazy(column)) if others else []
+        if not rest:
+            return rows, rules, matched
+        more = _hits(rest)
+        # (an event is in one or the other; a stable sort keeps each event's hits in order)
+        merged = sorted(zip([*rows, *more[0]], [*rules, *more[1]], [*matched, *more[2]],
+                            strict=True), key=lambda hit: hit[0])
+        return [h[0] for h in merged], [h[1] for h in merged], [h[2] for h in merged]
 
     def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], list[str]]]:
         """Match a batch of events given as flattened JSON texts (a ``fields`` column): for each

@@ -2872,11 +2872,27 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // run_arrow(matcher, offsets, data, validity | None, offset: int, length: int) -> as run(), over
 // an Arrow string array given by its buffers (int32 offsets; validity: its bitmap or None):
 // no Python str is made for the events that need nothing
+// Appends one hit to the flat lists of run_arrow(..., flat=True); false with an error set.
+bool add_flat(PyObject* rows, PyObject* rules, PyObject* texts, Py_ssize_t i, int rule,
+              const std::string& text) {
+    PyObject* row = PyLong_FromSsize_t(i);
+    PyObject* index = PyLong_FromLong(rule);
+    PyObject* value = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()),
+                                           "strict");
+    bool ok = row && index && value && PyList_Append(rows, row) == 0 &&
+              PyList_Append(rules, index) == 0 && PyList_Append(texts, value) == 0;
+    Py_XDECREF(row);
+    Py_XDECREF(index);
+    Py_XDECREF(value);
+    return ok;
+}
+
 PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     PyObject *mcap, *offsets_obj, *data_obj, *validity_obj;
     Py_ssize_t offset = 0, length = 0;
-    if (!PyArg_ParseTuple(args, "OOOOnn", &mcap, &offsets_obj, &data_obj, &validity_obj, &offset,
-                          &length))
+    int flat = 0;
+    if (!PyArg_ParseTuple(args, "OOOOnn|p", &mcap, &offsets_obj, &data_obj, &validity_obj, &offset,
+                          &length, &flat))
         return nullptr;
     auto* m = static_cast<NMatcher*>(PyCapsule_GetPointer(mcap, "dwell.nmatcher"));
     if (m == nullptr) return nullptr;
@@ -2908,10 +2924,19 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     const auto* bytes = static_cast<const char*>(data.buf);
     const auto* bits = static_cast<const uint8_t*>(has_valid ? valid.buf : nullptr);
     PyObject* out = PyList_New(0);
-    if (out == nullptr) {
+    PyObject* rows = flat ? PyList_New(0) : nullptr;
+    PyObject* rules = flat ? PyList_New(0) : nullptr;
+    PyObject* texts = flat ? PyList_New(0) : nullptr;
+    auto fail = [&]() {
+        Py_XDECREF(out);
+        Py_XDECREF(rows);
+        Py_XDECREF(rules);
+        Py_XDECREF(texts);
         release();
         return nullptr;
-    }
+    };
+    if (out == nullptr || (flat && (rows == nullptr || rules == nullptr || texts == nullptr)))
+        return fail();
     std::vector<int> hits, unknown;
     static std::vector<std::string> matched;
     bool captured = false;
@@ -2924,14 +2949,16 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
             outcome = match_guarded(*m, bytes + from, static_cast<size_t>(to - from), hits,
                                     unknown, matched, captured);
         if (outcome == kNothing) continue;
-        if (!add_entry(out, i, outcome, hits, unknown, matched, captured, *m)) {
-            Py_DECREF(out);
-            release();
-            return nullptr;
+        if (flat && outcome == kFound && captured && unknown.empty()) {
+            for (size_t h = 0; h < hits.size(); ++h)
+                if (!add_flat(rows, rules, texts, i, hits[h], matched[h])) return fail();
+            continue;
         }
+        if (!add_entry(out, i, outcome, hits, unknown, matched, captured, *m)) return fail();
     }
     release();
-    return out;
+    if (!flat) return out;
+    return Py_BuildValue("(NNNN)", rows, rules, texts, out);
 }
 
 // --- row blocks from Python ----------------------------------------------------------------
@@ -3334,7 +3361,9 @@ PyMethodDef kMethods[] = {
     {"capture", nm_capture, METH_VARARGS,
      "capture(matcher, names): per rule index, the fields a hit's matched values keep"},
     {"run_arrow", nm_run_arrow, METH_VARARGS,
-     "run_arrow(matcher, offsets, data, validity, offset, length) -> as run()"},
+     "run_arrow(matcher, offsets, data, validity, offset, length, flat=False) -> as run(); "
+     "flat: (rows, rules, matched, others), a hit per item of the first three, the events "
+     "Python completes in others"},
     {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(nm_run)), METH_FASTCALL,
      "run(matcher, texts) -> [(index, hits | None, unknown | None), ...]"},
     {nullptr, nullptr, 0, nullptr},

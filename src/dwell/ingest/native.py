@@ -58,9 +58,11 @@ class Matching:
         #: ``run(matcher, texts)`` -> [(index, rule indexes | None, unknown slots | None,
         #: matched values per hit as JSON texts | None)]
         self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any, Any]]] = module.run
-        #: ``run_arrow(matcher, offsets, data, validity, offset, length)``: ``run`` over the
-        #: buffers of an Arrow string array
-        self.run_arrow: Callable[..., list[tuple[int, Any, Any, Any]]] = module.run_arrow
+        #: ``run_arrow(matcher, offsets, data, validity, offset, length[, flat])``: ``run``
+        #: over the buffers of an Arrow string array; with ``flat``, (rows, rule indexes,
+        #: matched values, other entries): one item per hit of the events it completed, and
+        #: ``run``'s entries for the others
+        self.run_arrow: Callable[..., Any] = module.run_arrow
 
 
 class Blocks:

@@ -250,7 +250,7 @@ def load_rules(
 
 def _read_all(fd: int, size: int) -> bytes:
     """The whole content of an open file (``size``: its size when opened; it may change)."""
-    chunks = []
+    chunks: list[bytes] = []
     while chunk := os.read(fd, size + 1 if not chunks else 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
