@@ -4,6 +4,7 @@ rules): the same units, hashes and warnings as found in place, and errors are no
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,25 @@ def test_an_error_while_finding_reaches_the_reader(
     assert sources.found() == ([], [], [])  # (does not wait for ever)
     with pytest.raises(PermissionError, match="walk failed"):
         list(sources.hashed())
+
+
+def test_closing_stops_hashing_after_the_current_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(5):
+        (tmp_path / f"f{i}.jsonl").write_bytes(b"{}\n")
+    started, release = threading.Event(), threading.Event()
+    real = ingest_cmd.hash_file
+
+    def slow(unit: Unit, options: object) -> object:
+        started.set()
+        release.wait(10)
+        return real(unit, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_cmd, "hash_file", slow)
+    sources = Sources([str(tmp_path)], default_options(1))
+    assert started.wait(10)
+    sources.close()
+    release.set()
+    assert [unit.path for unit, _ in sources.hashed()] == [  # type: ignore[misc]
+        str(tmp_path / "f0.jsonl")]

@@ -52,6 +52,14 @@ def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
         raise UsageError("--jobs must be at least 1")
     # the evidence is found and hashed while the rules load
     sources = Sources(args.paths, default_options(args.jobs)) if args.paths else None
+    try:
+        return _hunt(args, ui, sources)
+    finally:
+        if sources is not None:
+            sources.close()
+
+
+def _hunt(args: argparse.Namespace, ui: Ui, sources: Sources | None) -> int:
     from dwell.engine import hunt_case, read_detections
     from dwell.engine.hunt import HuntSession
     from dwell.report.manifest import write_manifest

@@ -95,6 +95,7 @@ class Sources:
         self.warnings: list[IngestWarning] = []
         self._options = options
         self._found = threading.Event()
+        self._stop = threading.Event()
         self._hashed: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, args=(list(paths),),
                                         name="dwell-hash", daemon=True)
@@ -110,6 +111,8 @@ class Sources:
             self.sizes = [_size(unit) for unit in self.units]
             self._found.set()
             for unit in self.units:
+                if self._stop.is_set():
+                    break
                 for hashed in hash_file(unit, self._options):
                     self._hashed.put(hashed)
         except BaseException as exc:  # (handed to the reader of the results)
@@ -122,6 +125,10 @@ class Sources:
         """The units found (and their sizes on disk) and the paths' warnings."""
         self._found.wait()
         return self.units, self.sizes, self.warnings
+
+    def close(self) -> None:
+        """Stop hashing after the current file (the results are no longer wanted)."""
+        self._stop.set()
 
     def hashed(self) -> Iterator[tuple[Unit, tuple[str, int]] | IngestWarning]:
         """Each unit with its (SHA-256, size), or a warning, in the order found."""
@@ -169,6 +176,17 @@ def ingest_paths(
     report = IngestReport()
     started = time.perf_counter()
     sources = sources or Sources(paths, options)
+    try:
+        return _ingest(sources, case, ui, jobs, options, sink_factory, on_group, report, started)
+    finally:
+        sources.close()  # (a failed ingest leaves no thread hashing on)
+
+
+def _ingest(
+    sources: Sources, case: str, ui: Ui, jobs: int, options: IngestOptions,
+    sink_factory: Callable[[str, str], Sink] | None,
+    on_group: Callable[[GroupResult], None] | None, report: IngestReport, started: float,
+) -> IngestReport:
     with CaseWriter(case) as writer, no_cyclic_gc():  # thousands of acyclic results
         units, sizes, warnings = sources.found()
         report.warnings.extend(warnings)
