@@ -73,11 +73,12 @@ def test_native_equals_python_and_reference(
     # Python completes are merged in order), then as below
     hits = ([i for i, hits, _ in expected for _ in hits],
             [h for _, hits, _ in expected for h in hits], [v for _, _, vs in expected for v in vs])
-    assert _native(ruleset, learn).match_column_hits(column) == hits
+    assert [a.to_pylist() for a in _native(ruleset, learn).match_column_hits(column)] == [
+        *hits]
     for _ in range(2):  # the second pass meets published buckets and memoised outcomes
         got = native.match_texts(texts)
         assert got == python.match_texts(texts)
-        assert native.match_column_hits(column) == hits
+        assert [a.to_pylist() for a in native.match_column_hits(column)] == [*hits]
         found = {i: _ids(native, hits) for i, hits, _ in got}
         for i, text in enumerate(texts):  # (the event as stored: JSON has no inf, for one)
             assert found.get(i, []) == [r.id for r in reference_match(ruleset, orjson.loads(text))]

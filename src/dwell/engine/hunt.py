@@ -179,9 +179,9 @@ class _Detector:
         """Match the events of one batch (``fields``: its ``fields`` column)."""
         self.events += len(fields)
         rows, rules, matched = self.matcher.match_column_hits(fields)
-        if not rows:
+        if not len(rows):
             return
-        events = batch.select(list(_ROW_COLUMNS)).take(pa.array(rows, type=pa.int32()))
+        events = batch.select(list(_ROW_COLUMNS)).take(rows)
         # Rule and event texts repeat: detections cross from the worker processes as rule
         # indexes and dictionary-encoded texts, a third of the bytes (see :func:`decoded`).
         schema = DETECTION_SCHEMA
@@ -190,7 +190,7 @@ class _Detector:
         columns = [pc.dictionary_encode(column) if name in _REPEATED else column
                    for name, column in zip(_ROW_COLUMNS, columns, strict=True)]
         self.batches.append(pa.RecordBatch.from_arrays(
-            [pa.array(rules, type=pa.int32()), *columns, pa.array(matched, type=pa.string())],
+            [rules, *columns, matched],
             names=["rule", *_ROW_COLUMNS, "matched"]))
 
     def table(self) -> pa.Table | None:

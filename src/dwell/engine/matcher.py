@@ -987,6 +987,12 @@ def _hits(found: list[tuple[int, list[int], list[str]]]
     return rows, rules, matched
 
 
+def _hit_arrays(rows: list[int], rules: list[int], matched: list[str]
+                ) -> tuple[pa.Array, pa.Array, pa.Array]:
+    return (pa.array(rows, pa.int32()), pa.array(rules, pa.int32()),
+            pa.array(matched, pa.string()))
+
+
 class _Lazy:
     """Items of an Arrow array as Python objects, made on access (few are needed)."""
 
@@ -1156,24 +1162,32 @@ class Matcher:
                                     len(column))
         return self._finish(found, _Lazy(column))
 
-    def match_column_hits(self, column: pa.Array) -> tuple[list[int], list[int], list[str]]:
+    def match_column_hits(self, column: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
         """:meth:`match_column` as one item per hit (not per event): its row, its rule index
-        and the matched values, in row order; no Python object per event for most."""
+        (int32 arrays) and the matched values (a string array), in row order; built natively
+        with no Python object per event or hit for most."""
         if self._native is None or _matching is None or column.type != pa.string():
-            return _hits(self.match_column(column))
+            return _hit_arrays(*_hits(self.match_column(column)))
         validity, offsets, data = column.buffers()
         if offsets is None or data is None:
-            return _hits(self.match_column(column))
-        rows, rules, matched, others = _matching.run_arrow(
+            return _hit_arrays(*_hits(self.match_column(column)))
+        (rows, rules, starts, texts), others = _matching.run_arrow(
             self._native, offsets, data, validity, column.offset, len(column), True)
+        count = len(rows) // 4
+        hits = (pa.Array.from_buffers(pa.int32(), count, [None, pa.py_buffer(rows)]),
+                pa.Array.from_buffers(pa.int32(), count, [None, pa.py_buffer(rules)]),
+                pa.Array.from_buffers(pa.string(), count,
+                                      [None, pa.py_buffer(starts), pa.py_buffer(texts)]))
         rest = self._finish(others, _Lazy(column)) if others else []
         if not rest:
-            return rows, rules, matched
+            return hits
         more = _hits(rest)
         # (an event is in one or the other; a stable sort keeps each event's hits in order)
-        merged = sorted(zip([*rows, *more[0]], [*rules, *more[1]], [*matched, *more[2]],
-                            strict=True), key=lambda hit: hit[0])
-        return [h[0] for h in merged], [h[1] for h in merged], [h[2] for h in merged]
+        merged = sorted(zip([*hits[0].to_pylist(), *more[0]], [*hits[1].to_pylist(), *more[1]],
+                            [*hits[2].to_pylist(), *more[2]], strict=True),
+                        key=lambda hit: hit[0])
+        return _hit_arrays([h[0] for h in merged], [h[1] for h in merged],
+                           [h[2] for h in merged])
 
     def match_texts(self, texts: list[Any]) -> list[tuple[int, list[int], list[str]]]:
         """Match a batch of events given as flattened JSON texts (a ``fields`` column): for each

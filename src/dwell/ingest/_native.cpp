@@ -2872,20 +2872,29 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // run_arrow(matcher, offsets, data, validity | None, offset: int, length: int) -> as run(), over
 // an Arrow string array given by its buffers (int32 offsets; validity: its bitmap or None):
 // no Python str is made for the events that need nothing
-// Appends one hit to the flat lists of run_arrow(..., flat=True); false with an error set.
-bool add_flat(PyObject* rows, PyObject* rules, PyObject* texts, Py_ssize_t i, int rule,
-              const std::string& text) {
-    PyObject* row = PyLong_FromSsize_t(i);
-    PyObject* index = PyLong_FromLong(rule);
-    PyObject* value = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()),
-                                           "strict");
-    bool ok = row && index && value && PyList_Append(rows, row) == 0 &&
-              PyList_Append(rules, index) == 0 && PyList_Append(texts, value) == 0;
-    Py_XDECREF(row);
-    Py_XDECREF(index);
-    Py_XDECREF(value);
-    return ok;
-}
+// The hits of run_arrow(..., flat=True): per hit its row and rule index (int32) and its matched
+// values (JSON texts, as an Arrow string array's offsets and data).
+struct FlatHits {
+    std::vector<int32_t> rows, rules, offsets{0};
+    std::string texts;
+
+    void add(Py_ssize_t i, int rule, const std::string& text) {
+        rows.push_back(static_cast<int32_t>(i));
+        rules.push_back(rule);
+        texts.append(text);
+        offsets.push_back(static_cast<int32_t>(texts.size()));
+    }
+    // (rows, rules, offsets, data) as bytes; null with an error set
+    PyObject* take() const {
+        auto bytes = [](const void* p, size_t n) {
+            return PyBytes_FromStringAndSize(static_cast<const char*>(p), static_cast<Py_ssize_t>(n));
+        };
+        return Py_BuildValue("(NNNN)", bytes(rows.data(), rows.size() * 4),
+                             bytes(rules.data(), rules.size() * 4),
+                             bytes(offsets.data(), offsets.size() * 4),
+                             bytes(texts.data(), texts.size()));
+    }
+};
 
 PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     PyObject *mcap, *offsets_obj, *data_obj, *validity_obj;
@@ -2924,19 +2933,13 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     const auto* bytes = static_cast<const char*>(data.buf);
     const auto* bits = static_cast<const uint8_t*>(has_valid ? valid.buf : nullptr);
     PyObject* out = PyList_New(0);
-    PyObject* rows = flat ? PyList_New(0) : nullptr;
-    PyObject* rules = flat ? PyList_New(0) : nullptr;
-    PyObject* texts = flat ? PyList_New(0) : nullptr;
+    FlatHits found;
     auto fail = [&]() {
         Py_XDECREF(out);
-        Py_XDECREF(rows);
-        Py_XDECREF(rules);
-        Py_XDECREF(texts);
         release();
         return nullptr;
     };
-    if (out == nullptr || (flat && (rows == nullptr || rules == nullptr || texts == nullptr)))
-        return fail();
+    if (out == nullptr) return fail();
     std::vector<int> hits, unknown;
     static std::vector<std::string> matched;
     bool captured = false;
@@ -2949,16 +2952,21 @@ PyObject* nm_run_arrow(PyObject*, PyObject* args) {
             outcome = match_guarded(*m, bytes + from, static_cast<size_t>(to - from), hits,
                                     unknown, matched, captured);
         if (outcome == kNothing) continue;
-        if (flat && outcome == kFound && captured && unknown.empty()) {
-            for (size_t h = 0; h < hits.size(); ++h)
-                if (!add_flat(rows, rules, texts, i, hits[h], matched[h])) return fail();
+        if (flat && outcome == kFound && captured && unknown.empty() &&
+            found.texts.size() < static_cast<size_t>(INT32_MAX / 2)) {
+            for (size_t h = 0; h < hits.size(); ++h) found.add(i, hits[h], matched[h]);
             continue;
         }
         if (!add_entry(out, i, outcome, hits, unknown, matched, captured, *m)) return fail();
     }
     release();
     if (!flat) return out;
-    return Py_BuildValue("(NNNN)", rows, rules, texts, out);
+    PyObject* hits_taken = found.take();
+    if (hits_taken == nullptr) {
+        Py_DECREF(out);
+        return nullptr;
+    }
+    return Py_BuildValue("(NN)", hits_taken, out);
 }
 
 // --- row blocks from Python ----------------------------------------------------------------
@@ -3362,8 +3370,9 @@ PyMethodDef kMethods[] = {
      "capture(matcher, names): per rule index, the fields a hit's matched values keep"},
     {"run_arrow", nm_run_arrow, METH_VARARGS,
      "run_arrow(matcher, offsets, data, validity, offset, length, flat=False) -> as run(); "
-     "flat: (rows, rules, matched, others), a hit per item of the first three, the events "
-     "Python completes in others"},
+     "flat: ((rows, rules, offsets, data), others): the hits as buffers (int32 rows and rule "
+     "indexes, matched values as string offsets and data), the events Python completes in "
+     "others"},
     {"run", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(nm_run)), METH_FASTCALL,
      "run(matcher, texts) -> [(index, hits | None, unknown | None), ...]"},
     {nullptr, nullptr, 0, nullptr},

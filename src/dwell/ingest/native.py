@@ -59,9 +59,10 @@ class Matching:
         #: matched values per hit as JSON texts | None)]
         self.run: Callable[[Any, list[Any]], list[tuple[int, Any, Any, Any]]] = module.run
         #: ``run_arrow(matcher, offsets, data, validity, offset, length[, flat])``: ``run``
-        #: over the buffers of an Arrow string array; with ``flat``, (rows, rule indexes,
-        #: matched values, other entries): one item per hit of the events it completed, and
-        #: ``run``'s entries for the others
+        #: over the buffers of an Arrow string array; with ``flat``, ((rows, rule indexes,
+        #: matched offsets, matched data), other entries): the hits of the events it completed
+        #: as buffers (int32s; the matched values as a string array's), ``run``'s entries for
+        #: the others
         self.run_arrow: Callable[..., Any] = module.run_arrow
 
 
