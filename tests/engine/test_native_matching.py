@@ -384,3 +384,28 @@ def test_awkward_stored_texts_match_as_python_reads_them() -> None:
               '{"EventID":1,"User":"a\\\\b', '{"EventID":1,"User":tru}']
     got = matching.run(native._native, broken)
     assert [(i, hits) for i, hits, _, _ in got] == [(i, None) for i in range(len(broken))]
+
+
+def test_answers_of_python_predicates_are_kept_per_text() -> None:
+    """cidr, regex and glob tests call Python; their answers are kept per text (values repeat),
+    with the same hits as asking each time, cased and folded texts apart."""
+    rules = [
+        _rule("net", FieldTest("destinationip", "cidr", "10.0.0.0/8"), None),
+        _rule("re", FieldTest("image", "re", r"\\Cmd\.exe$"), None),
+        _rule("glob", FieldTest("user", "glob", "adm*n"), None),
+    ]
+    events = []
+    for n in range(60):
+        events.append({"EventID": 3, "DestinationIp": ["10.1.2.3", "8.8.8.8", "fe80::1",
+                                                         "10.0.0.256", " 10.9.9.9 "][n % 5],
+                       "Image": ["C:\\Windows\\Cmd.exe", "c:\\windows\\cmd.exe"][n % 2],
+                       "User": ["ADMIN", "administrator", "Admn"][n % 3]})
+    texts = [orjson.dumps(e).decode() for e in events]
+    native, python = _native(rules), _python(rules)
+    expected = python.match_texts(texts)
+    for _ in range(3):
+        assert native.match_texts(texts) == expected
+    found = {i: _ids(native, hits) for i, hits, _ in expected}
+    for i, event in enumerate(events):
+        assert found.get(i, []) == [r.id for r in reference_match(rules, event)]
+    assert {rid for ids in found.values() for rid in ids} == {"net", "re", "glob"}

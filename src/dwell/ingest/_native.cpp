@@ -1603,6 +1603,9 @@ struct NBucket {
     std::vector<Program> programs;   // per slot
     std::vector<PyObject*> calls;    // kCall tests' predicates, or what makes them (owned)
     std::vector<uint8_t> made;       // per call: calls[i] is the predicate (else its maker)
+    // per call: its answers by text (the predicates are pure: a regex, a glob, a cidr test;
+    // values repeat, and each answer otherwise costs a call into Python)
+    std::vector<std::unordered_map<std::string, bool, KeyHash>> answers;
     // Outcomes by the values of `fields` (what the rules read): logs repeat themselves, and an
     // event with the same values has the same matching rules. Keys are compared whole.
     std::unordered_map<std::string, std::pair<std::vector<int>, std::vector<int>>, KeyHash> memo;
@@ -1630,6 +1633,7 @@ struct NBucket {
         std::swap(programs, o.programs);
         std::swap(calls, o.calls);
         std::swap(made, o.made);
+        std::swap(answers, o.answers);
         std::swap(memo, o.memo);
     }
 };
@@ -2178,6 +2182,10 @@ Tri num_equals(const Value& v, int64_t n) {
 // A Python predicate (a regular expression's search, a glob's fullmatch, a cidr test) on the
 // texts of a value: raw texts when node.cased, else folded; any true one makes it true. The
 // bucket holds a maker of the predicate until its first use.
+// Answers of a call kept per text: texts up to this long, this many per call.
+constexpr size_t kMaxAnswerText = 512;
+constexpr size_t kMaxAnswers = 16384;
+
 Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
     auto c = static_cast<size_t>(node.call);
     PyObject*& fn = ev.bucket->calls[c];
@@ -2191,11 +2199,24 @@ Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
         fn = made;
         ev.bucket->made[c] = 1;
     }
+    if (ev.bucket->answers.size() < ev.bucket->calls.size())
+        ev.bucket->answers.resize(ev.bucket->calls.size());
+    auto& answers = ev.bucket->answers[c];
+    static std::string key;
     for (uint32_t i = from; i < to; ++i) {
         Span& s = ev.spans[i];
+        string_view t = node.cased ? ev.raw(s) : ev.folded(s);
+        bool keep = t.size() <= kMaxAnswerText && answers.size() < kMaxAnswers;
+        if (keep) {
+            key.assign(t.data(), t.size());
+            auto known = answers.find(key);
+            if (known != answers.end()) {
+                if (known->second) return kT;
+                continue;
+            }
+        }
         PyObject*& obj = node.cased ? s.raw_obj : s.fold_obj;
         if (obj == nullptr) {
-            string_view t = node.cased ? ev.raw(s) : ev.folded(s);
             obj = PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "strict");
             if (obj == nullptr) {
                 PyErr_Clear();
@@ -2209,6 +2230,7 @@ Tri call_test(EventState& ev, const NNode& node, uint32_t from, uint32_t to) {
             PyErr_Clear();
             return kU;  // the Python path raises or tells
         }
+        if (keep) answers.emplace(key, truth != 0);
         if (truth) return kT;
     }
     return kF;
