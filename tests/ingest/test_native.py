@@ -178,6 +178,35 @@ def test_generated_records_match(system: dict[str, Any], rest: dict[str, Any]) -
     _agrees(text.decode(), evtx_record=False)
 
 
+@settings(max_examples=300, deadline=None)
+@given(system=st.dictionaries(_keys, _values, max_size=4),
+       data=st.dictionaries(_keys, st.one_of(_values, st.floats(allow_nan=False)), max_size=4),
+       indent=st.sampled_from([None, 0, 2]), ascii_only=st.booleans(), spaced=st.booleans())
+def test_records_in_any_json_spelling_match(system: dict[str, Any], data: dict[str, Any],
+                                            indent: int | None, ascii_only: bool,
+                                            spaced: bool) -> None:
+    """Record texts are read by dwell's own in-place reader when they are the usual shape and
+    by RapidJSON otherwise (floats, escaped surrogates, deep nesting...): whitespace, escapes
+    and layout never change the row."""
+    import json
+
+    doc = {"Event": {"System": {"EventID": 4688, **system}, "EventData": data}}
+    separators = (", ", ": ") if spaced else (",", ":")
+    text = json.dumps(doc, indent=indent, ensure_ascii=ascii_only, separators=separators)
+    answered = _agrees(text, "2021-01-01T00:00:00Z")
+    _agrees(text.encode(), None)
+    if not any(isinstance(v, float) for v in data.values()):
+        assert answered or "\\ud" in text.lower()  # (only surrogates may be declined here)
+
+
+@pytest.mark.parametrize("depth", [30, 31, 32, 33, 40])
+def test_deeply_nested_records_match_on_either_reader(depth: int) -> None:
+    value: Any = "leaf"
+    for level in range(depth):
+        value = {"k": value} if level % 2 else [value, 1]
+    assert _agrees(orjson.dumps(_event({"Deep": value})).decode(), None)
+
+
 def _rows(case: Path) -> list[tuple[Any, ...]]:
     with open_case(case) as reader:
         return reader.sql(

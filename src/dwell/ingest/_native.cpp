@@ -748,6 +748,81 @@ Block* get_block(PyObject* capsule) {
     return static_cast<Block*>(PyCapsule_GetPointer(capsule, "dwell.block"));
 }
 
+char* flat_string(char* p, const char* end, string_view& out);
+char* flat_scalar(char* p, const char* end, Value& v);
+
+// --- evtx-JSON records parsed in place --------------------------------------------------------
+//
+// parse_tree() reads the usual record text (objects and lists nested a few levels, strings,
+// integers, true, false, null; whitespace between tokens) in place into a Value, as RapidJSON's
+// in-situ parse does, without its generic reader (a handler call and a stack copy per value).
+// Anything else (a float, an exponent, 19 digits or more, an escaped surrogate, a control
+// character, deeper nesting, another root than an object, anything after it...) answers null
+// after changing the text: the caller copies it again and lets RapidJSON decide, as before.
+// The text is followed by 16 zero bytes (flat_string's vector loop reads past its end).
+constexpr int kTreeDepth = 32;
+
+inline char* skip_space(char* p, const char* end) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+    return p;
+}
+
+char* tree_value(char* p, const char* end, Value& v, rapidjson::MemoryPoolAllocator<>& alloc,
+                 int depth) {
+    if (p >= end) return nullptr;
+    if (*p == '{') {
+        if (depth >= kTreeDepth) return nullptr;
+        v.SetObject();
+        p = skip_space(p + 1, end);
+        if (p < end && *p == '}') return p + 1;
+        while (true) {
+            if (p >= end || *p != '"') return nullptr;
+            string_view key;
+            p = flat_string(p + 1, end, key);
+            if (p == nullptr) return nullptr;
+            p = skip_space(p, end);
+            if (p >= end || *p != ':') return nullptr;
+            Value item;
+            p = tree_value(skip_space(p + 1, end), end, item, alloc, depth + 1);
+            if (p == nullptr) return nullptr;
+            Value name(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+            v.AddMember(name, item, alloc);
+            p = skip_space(p, end);
+            if (p >= end) return nullptr;
+            if (*p == '}') return p + 1;
+            if (*p != ',') return nullptr;
+            p = skip_space(p + 1, end);
+        }
+    }
+    if (*p == '[') {
+        if (depth >= kTreeDepth) return nullptr;
+        v.SetArray();
+        p = skip_space(p + 1, end);
+        if (p < end && *p == ']') return p + 1;
+        while (true) {
+            Value item;
+            p = tree_value(p, end, item, alloc, depth + 1);
+            if (p == nullptr) return nullptr;
+            v.PushBack(item, alloc);
+            p = skip_space(p, end);
+            if (p >= end) return nullptr;
+            if (*p == ']') return p + 1;
+            if (*p != ',') return nullptr;
+            p = skip_space(p + 1, end);
+        }
+    }
+    return flat_scalar(p, end, v);
+}
+
+// The record text[0, size) as a Value (in place), or false (see above).
+bool parse_tree(char* text, size_t size, Value& root, rapidjson::MemoryPoolAllocator<>& alloc) {
+    const char* end = text + size;
+    char* p = skip_space(text, end);
+    if (p >= end || *p != '{') return false;
+    p = tree_value(p, end, root, alloc, 0);
+    return p != nullptr && skip_space(p, end) == end;
+}
+
 // With a ``block``, the row is appended to it (answer True) instead of made a tuple.
 PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bool validate,
                        Block* block = nullptr, int64_t position = 0) {
@@ -761,24 +836,31 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
     if (std::memchr(data, '\0', static_cast<size_t>(size)) != nullptr) Py_RETURN_NONE;  // would end it
     static std::vector<char> text;  // the in-situ copy (GIL-serialised, like the buffers)
     text.assign(data, data + size);
-    text.push_back('\0');
-    if (validate && !ascii(data, static_cast<size_t>(size)))
-        doc.ParseInsitu<kParseValidating>(text.data());
-    else if (static_cast<size_t>(size) <= kRecursiveMax)
-        doc.ParseInsitu<kParseFast>(text.data());
-    else
-        doc.ParseInsitu<kParseFlags>(text.data());
-    if (doc.HasParseError()) Py_RETURN_NONE;
+    text.resize(static_cast<size_t>(size) + 17, '\0');  // (a terminating zero, and padding)
+    bool plain = !validate || ascii(data, static_cast<size_t>(size));
+    Value tree;
+    const Value* root = &tree;
+    if (!plain || !parse_tree(text.data(), static_cast<size_t>(size), tree, value_alloc)) {
+        if (plain) std::memcpy(text.data(), data, static_cast<size_t>(size));  // (undo)
+        root = &doc;
+        if (!plain)
+            doc.ParseInsitu<kParseValidating>(text.data());
+        else if (static_cast<size_t>(size) <= kRecursiveMax)
+            doc.ParseInsitu<kParseFast>(text.data());
+        else
+            doc.ParseInsitu<kParseFlags>(text.data());
+        if (doc.HasParseError()) Py_RETURN_NONE;
+    }
     if (holds_surrogate(text.data(), static_cast<size_t>(size))) Py_RETURN_NONE;
     // (a text of under 1 KiB cannot nest 500 levels; the Python path judges deeper ones)
-    if (size >= 1000 && deeper_than(doc, 500)) Py_RETURN_NONE;
+    if (size >= 1000 && deeper_than(*root, 500)) Py_RETURN_NONE;
     static Flat out;  // reused: calls are serialised by the GIL
     static std::string buf;
     out.clear();
     buf.clear();
     Refs refs;
     try {
-        flatten(out, doc);
+        flatten(out, *root);
         if (fallback != nullptr && out.find("TimeCreated") == nullptr)
             out.set("TimeCreated", nullptr, true);
         // the JSON of the flat dict
