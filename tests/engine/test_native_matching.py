@@ -409,3 +409,26 @@ def test_answers_of_python_predicates_are_kept_per_text() -> None:
     for i, event in enumerate(events):
         assert found.get(i, []) == [r.id for r in reference_match(rules, event)]
     assert {rid for ids in found.values() for rid in ids} == {"net", "re", "glob"}
+
+
+def test_a_full_memo_starts_again_and_answers_alike() -> None:
+    """The memos' size is bounded; when full they are emptied (values met early need not be
+    the ones that repeat later) and fill again: the same hits all along."""
+    from dwell.ingest import _native as module  # type: ignore[attr-defined]
+
+    rules = [_rule("img", FieldTest("image", "endswith", "\\cmd.exe", needle="\\cmd.exe")),
+             _rule("usr", FieldTest("user", "contains", "adm", needle="adm"))]
+    events = [{"Channel": "Security", "EventID": 4688, "Image": f"c:\\x{n % 37}\\cmd.exe"
+               if n % 3 else f"c:\\y{n}.exe", "User": ["admin", "bob", f"u{n % 11}"][n % 3]}
+              for n in range(400)]
+    texts = [orjson.dumps(e).decode() for e in events]
+    expected = _python(rules).match_texts(texts)
+    before = module.memo_limit(2000)  # a few dozen outcomes
+    try:
+        native = _native(rules)
+        for _ in range(3):
+            assert native.match_texts(texts) == expected
+    finally:
+        module.memo_limit(before)
+    assert before == 32 << 20
+    assert len(expected) > 200

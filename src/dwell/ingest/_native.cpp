@@ -1720,7 +1720,8 @@ struct NBucket {
     }
 };
 
-constexpr size_t kMemoBytes = 32 << 20;
+// The bytes all memos may hold (a module setting: memo_limit(), for tests).
+size_t g_memo_bytes = 32 << 20;
 constexpr size_t kMaxMatchText = 256 << 20;
 
 // The memo key of an event: each bucket field's value, typed and length-prefixed; false for
@@ -1781,7 +1782,7 @@ struct NMatcher {
     PyObject* last_bucket = nullptr;
     std::string last_channel;
     int64_t last_eid = 0;
-    size_t memo_bytes = 0;  // in all buckets' memos (none is added beyond kMemoBytes)
+    size_t memo_bytes = 0;  // in all buckets' memos (all are emptied when it would pass the limit)
     // the last event's (channel, event id) when it had no bucket
     bool missing = false, missing_null = false;
     std::string missing_channel;
@@ -2840,10 +2841,15 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     }
     if (memo) {
         size_t bytes = key.size() + 64 + 4 * (hits.size() + unknown.size());
-        if (m.memo_bytes + bytes <= kMemoBytes) {
-            b->memo.emplace(key, std::make_pair(hits, unknown));
-            m.memo_bytes += bytes;
+        if (m.memo_bytes + bytes > g_memo_bytes) {
+            // Full: start again (the outcomes of values met early need not be those that
+            // repeat later; what repeats comes back within a few events).
+            for (auto& [name, capsule] : m.buckets)
+                static_cast<NBucket*>(PyCapsule_GetPointer(capsule, "dwell.nbucket"))->memo.clear();
+            m.memo_bytes = 0;
         }
+        b->memo.emplace(key, std::make_pair(hits, unknown));
+        m.memo_bytes += bytes;
     }
 decided:
     if (hits.empty() && unknown.empty()) return kNothing;
@@ -3440,7 +3446,20 @@ PyObject* convert_lines_block(PyObject*, PyObject* args) {
     return Py_BuildValue("(NnL)", event, static_cast<Py_ssize_t>(p - data), number - first);
 }
 
+// memo_limit(bytes) -> the previous limit of the matchers' memos (all emptied when full)
+PyObject* memo_limit(PyObject*, PyObject* arg) {
+    Py_ssize_t bytes = PyLong_AsSsize_t(arg);
+    if (bytes < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "memo_limit(): bytes >= 0");
+        return nullptr;
+    }
+    size_t before = g_memo_bytes;
+    g_memo_bytes = static_cast<size_t>(bytes);
+    return PyLong_FromSize_t(before);
+}
+
 PyMethodDef kMethods[] = {
+    {"memo_limit", memo_limit, METH_O, "memo_limit(bytes) -> the previous limit"},
     {"block", block_new, METH_VARARGS, "block(kinds) -> an empty block of canonical rows"},
     {"block_append", block_append, METH_VARARGS, "block_append(block, rows, positions)"},
     {"block_extend", block_extend, METH_VARARGS, "block_extend(block, other)"},
