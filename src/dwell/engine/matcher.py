@@ -1052,6 +1052,11 @@ class Matcher:
         leaves to Python)."""
         if self._native is not None:
             self._plans.update(plans)
+            # Registered now: events of these keys are matched natively from the first one,
+            # with no round trip through Python (an ASCII channel in any case finds its
+            # bucket natively; other spellings are registered as they come).
+            for channel, eid in plans:
+                self._publish_plan(channel, eid)
 
     def capture(self, names: list[tuple[str, ...]]) -> None:
         """Per rule (index), the lower-case fields whose non-null values :meth:`match_texts`

@@ -2061,15 +2061,21 @@ PyObject* nb_set(PyObject*, PyObject* args) {
 }
 
 // (a Channel that is absent or null has the key of "\xff", which no UTF-8 text is)
+// The registry key of (Channel, EventID): an ASCII channel in lower case (buckets do not
+// depend on its case), any other as it is.
 std::string bucket_key(string_view channel, int64_t eid) {
-    std::string key(channel);
+    std::string key;
+    if (ascii(channel.data(), channel.size()))
+        append_lower_ascii(key, channel.data(), channel.size());
+    else
+        key.assign(channel.data(), channel.size());
     key.push_back('\0');
     key.append(reinterpret_cast<const char*>(&eid), sizeof eid);
     return key;
 }
 
-// register(matcher, channel: str | None, event_id: int, bucket): events with exactly this
-// Channel value (None: absent or null) and int EventID use the bucket
+// register(matcher, channel: str | None, event_id: int, bucket): events with this Channel
+// value (None: absent or null; an ASCII one in any case) and int EventID use the bucket
 PyObject* nm_register(PyObject*, PyObject* args) {
     PyObject *mcap, *bcap;
     const char* channel = nullptr;
