@@ -165,3 +165,36 @@ def test_rule_files_are_found_as_pathlib_finds_them(tmp_path: Path) -> None:
     assert [p.relative_to(tmp_path).as_posix() for p in expected] == [
         ".hidden/z.yml", "A/q.yml", "a/.dot.yml", "a/c/d.yaml", "a/x.yml", "a-b/y.yaml",
         "link.yml", "r.yml"]
+
+
+def test_rule_files_are_hashed_once_until_they_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule set's cache key needs each file's SHA-256: files whose stat signature (inode,
+    size, mtime and ctime) is unchanged are not read again; a file rewritten to the same size
+    with its mtime put back still counts as changed (its ctime moved)."""
+    import os
+
+    from dwell.rules import load as load_module
+
+    rule = tmp_path / "a.yml"
+    rule.write_text(GOOD.format(level="medium"))
+    assert load_rules([tmp_path], include_pack=False).rules[0].level == "medium"
+    # (a file changed in the last seconds is hashed each time: let this one be older)
+    monkeypatch.setattr(load_module.time, "time_ns", lambda: rule.stat().st_ctime_ns + 10**10)
+    load_rules([tmp_path], include_pack=False)
+
+    def no_reading(name: str) -> bytes:
+        raise AssertionError(f"read {name} again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(load_module, "_read_file", no_reading)
+        again = load_rules([tmp_path], include_pack=False)
+    assert again.cached and again.rules[0].level == "medium"
+    before = rule.stat()
+    rule.write_text(GOOD.format(level="low   "))  # the same size
+    os.utime(rule, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert rule.stat().st_size == before.st_size
+    assert rule.stat().st_mtime_ns == before.st_mtime_ns
+    changed = load_rules([tmp_path], include_pack=False)
+    assert changed.rules[0].level == "low" and not changed.cached

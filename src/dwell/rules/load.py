@@ -16,6 +16,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -210,31 +211,48 @@ def load_rules(
             raise UsageError(f"--min-level: {exc}") from None
     files = ([*rule_files([PACK_DIR])] if include_pack and PACK_DIR.is_dir() else [])
     files += rule_files(paths)
-    blobs: list[tuple[str, bytes, str]] = []
+    named: list[tuple[str, tuple[int, ...]]] = []  # (file, its stat signature)
     seen: set[tuple[int, int]] = set()
     for path in files:
         name = str(path)
-        fd = os.open(name, os.O_RDONLY)  # (thousands of files: no file object for each)
-        try:
-            info = os.fstat(fd)  # the same file by two paths (links, overlapping --rules) once
-            inode = (info.st_dev, info.st_ino)
-            if inode in seen:
-                continue
-            seen.add(inode)
-            data = _read_all(fd, info.st_size)
-        finally:
-            os.close(fd)
-        blobs.append((name, data, hashlib.sha256(data).hexdigest()))
-    digest = hashlib.sha256(COMPILER_VERSION.encode())
-    for module in ("compile.py", "ir.py", "load.py", "logsource.py"):  # the compiler itself
-        digest.update((Path(__file__).parent / module).read_bytes())
-    digest.update(json.dumps(placeholders or {}, sort_keys=True).encode())
-    for name, _, sha in blobs:
-        digest.update(f"{name}\0{sha}\n".encode())
-    key = digest.hexdigest()
+        info = os.stat(name)  # the same file by two paths (links, overlapping --rules) once
+        inode = (info.st_dev, info.st_ino)
+        if inode in seen:
+            continue
+        seen.add(inode)
+        named.append((name, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                             info.st_ctime_ns)))
+    # Each file's SHA-256 from the index of files hashed before, if its stat signature is
+    # the same (a change of content changes its ctime, which no one can set), else read. A
+    # file changed in the last seconds is not indexed (file times are coarser than changes
+    # can be: it could change again within the same tick).
+    index = _file_index() if use_cache else {}
+    shas: list[str] = []
+    changed = False
+    settled = time.time_ns() - 2_000_000_000
+    for name, signature in named:
+        known = index.get(name)
+        if known is None or known[0] != signature:
+            known = (signature, hashlib.sha256(_read_file(name)).hexdigest())
+            if signature[4] < settled:
+                index[name] = known
+                changed = True
+            else:
+                changed = index.pop(name, None) is not None or changed
+        shas.append(known[1])
+    if use_cache and changed:
+        write_cache(cache_dir() / _FILE_INDEX, index if len(index) <= 200_000 else {},
+                    _FILE_INDEX)
+    key = _set_key([(name, sha) for (name, _), sha in zip(named, shas, strict=True)],
+                   placeholders)
     loaded = _cache_get(key) if use_cache else None
     cached = loaded is not None
     if loaded is None:
+        blobs: list[tuple[str, bytes, str]] = []
+        for name, _ in named:
+            data = _read_file(name)
+            blobs.append((name, data, hashlib.sha256(data).hexdigest()))
+        key = _set_key([(name, sha) for name, _, sha in blobs], placeholders)  # (as compiled)
         loaded = _compile_all(blobs, placeholders)
         if use_cache:
             _cache_put(key, loaded)
@@ -244,8 +262,39 @@ def load_rules(
     selected = hashlib.sha256(key.encode())
     for rule in rules:
         selected.update(f"\n{rule.id}\0{rule.emit}".encode())
-    return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(blobs), cached=cached,
+    return RuleSet(rules, list(errors), set_hash.hexdigest(), files=len(named), cached=cached,
                    key=selected.hexdigest())
+
+
+def _set_key(files: list[tuple[str, str]], placeholders: Mapping[str, Sequence[str]] | None
+             ) -> str:
+    """The cache key of a rule set: the compiler's code, the placeholders, each file's name and
+    SHA-256."""
+    digest = hashlib.sha256(COMPILER_VERSION.encode())
+    for module in ("compile.py", "ir.py", "load.py", "logsource.py"):  # the compiler itself
+        digest.update((Path(__file__).parent / module).read_bytes())
+    digest.update(json.dumps(placeholders or {}, sort_keys=True).encode())
+    for name, sha in files:
+        digest.update(f"{name}\0{sha}\n".encode())
+    return digest.hexdigest()
+
+
+#: The index of rule files hashed before: {file: ((dev, inode, size, mtime_ns, ctime_ns),
+#: sha256)}, in the cache dir.
+_FILE_INDEX = "rule-files.pickle"
+
+
+def _file_index() -> dict[str, tuple[tuple[int, ...], str]]:
+    found = read_cache(cache_dir() / _FILE_INDEX)
+    return found if isinstance(found, dict) else {}
+
+
+def _read_file(name: str) -> bytes:
+    fd = os.open(name, os.O_RDONLY)  # (thousands of files: no file object for each)
+    try:
+        return _read_all(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
 
 
 def _read_all(fd: int, size: int) -> bytes:
