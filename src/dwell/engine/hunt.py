@@ -104,7 +104,8 @@ def _rule_columns(rules: list[CompiledRule]) -> pa.RecordBatch:
                             for v, name in zip(values, _RULE_COLUMNS, strict=True)],
                            names=list(_RULE_COLUMNS))
 
-#: Event columns that repeat within a batch (dictionary-encoded in transit).
+#: Event columns that repeat within a batch (dictionary-encoded in transit, as are the
+#: matched values).
 _REPEATED = frozenset({"host", "host_short", "user", "channel", "source_file", "source_sha256"})
 
 
@@ -190,7 +191,7 @@ class _Detector:
         columns = [pc.dictionary_encode(column) if name in _REPEATED else column
                    for name, column in zip(_ROW_COLUMNS, columns, strict=True)]
         self.batches.append(pa.RecordBatch.from_arrays(
-            [rules, *columns, matched],
+            [rules, *columns, pc.dictionary_encode(matched)],
             names=["rule", *_ROW_COLUMNS, "matched"]))
 
     def table(self) -> pa.Table | None:
