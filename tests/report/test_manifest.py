@@ -56,8 +56,8 @@ def test_bad_kind_and_missing_case(tmp_path: Path) -> None:
 
 
 def test_source_times_are_iso_utc_whatever_the_session_zone(plain_case: Path) -> None:
-    from dwell.report.manifest import _ISO_SQL
     from dwell.report.text import iso_utc
+    from dwell.store.query import _ISO_SQL
 
     path = write_manifest(plain_case, "report", {})
     data = json.loads(path.read_text())
@@ -75,3 +75,19 @@ def test_source_times_are_iso_utc_whatever_the_session_zone(plain_case: Path) ->
     db.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(times)))
     got = db.execute(f"SELECT {_ISO_SQL.format(c='ts')} FROM t ORDER BY i").fetchall()
     assert [row[0] for row in got] == [iso_utc(t) for t in times]
+
+
+def test_facts_given_by_the_caller_are_the_catalogs(plain_case: Path) -> None:
+    """A hunt reads the catalog's facts through its own writer while its workers run; the
+    manifest built from them equals one that reads them itself."""
+    from dwell.report.manifest import build_manifest
+    from dwell.store import CaseWriter
+    from dwell.store.query import catalog_facts
+
+    with CaseWriter(plain_case) as writer:
+        facts = catalog_facts(writer.db, prefix="")
+    given = build_manifest(str(plain_case), "hunt", {}, facts=facts)
+    read = build_manifest(str(plain_case), "hunt", {})
+    for key in ("events", "sources", "warnings"):
+        assert given[key] == read[key]
+    assert given["sources"] and given["events"] > 0

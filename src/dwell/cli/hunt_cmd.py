@@ -83,7 +83,7 @@ def _hunt(args: argparse.Namespace, ui: Ui, sources: Sources | None) -> int:
                 ui.info(f"warning: {warning.where()}: {warning.reason}")
             status = 3 if report.warnings else 0
         summary = hunt_case(args.case, ruleset, jobs=args.jobs, profile=args.profile,
-                            session=session)
+                            session=session, case_facts=True)
     rate = summary.events / summary.seconds if summary.seconds else 0.0
     ui.print(f"hunted {summary.events:,} events with {summary.rules} rules in "
              f"{summary.seconds:.1f} s ({rate:,.0f} events/s): {summary.detections:,} "
@@ -122,7 +122,7 @@ def _hunt(args: argparse.Namespace, ui: Ui, sources: Sources | None) -> int:
                        {"rules": rules_info, "hunt": {"events": summary.events,
                                                       "detections": summary.detections,
                                                       "seconds": round(summary.seconds, 3)}},
-                       detections=table)
+                       detections=table, facts=summary.case_facts)
     except OSError as exc:
         ui.info(f"warning: the run manifest could not be stored: {exc}")
     return status

@@ -32,7 +32,7 @@ from dwell.rules.load import cache_dir
 from dwell.schema import DETECTION_SCHEMA
 from dwell.store import CaseWriter, PartWriter
 from dwell.store.layout import DETECTIONS_KEY, detections_dir, events_dir, is_case
-from dwell.store.query import list_parts, read_catalog
+from dwell.store.query import catalog_facts, list_parts, read_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -80,6 +80,8 @@ class HuntSummary:
     table: pa.Table | None = None
     #: detections of other rules the case holds (from earlier hunts)
     other_detections: int = 0
+    #: the catalog's facts for a run manifest (``hunt_case(case_facts=True)``)
+    case_facts: dict[str, Any] | None = None
 
     def slowest(self, n: int = 10) -> list[RuleStat]:
         return sorted(self.stats.values(), key=lambda s: -s.seconds)[:n]
@@ -394,15 +396,17 @@ def hunt_case(
     jobs: int = 1,
     profile: bool = False,
     session: HuntSession | None = None,
+    case_facts: bool = False,
 ) -> HuntSummary:
     """Hunt ``ruleset`` over the events of a case and store the detections.
 
     Sources a ``session`` already matched while ingesting are not read again. Detections of
-    the ruleset's rules replace earlier ones.
+    the ruleset's rules replace earlier ones. With ``case_facts``, the summary also carries
+    the catalog's facts for a run manifest (read while the workers run).
     """
     with no_cyclic_gc():  # hundreds of thousands of acyclic detection rows
         return _hunt_case(case_dir, ruleset, progress=progress, jobs=jobs, profile=profile,
-                          session=session)
+                          session=session, case_facts=case_facts)
 
 
 def _hunt_case(
@@ -413,6 +417,7 @@ def _hunt_case(
     jobs: int,
     profile: bool,
     session: HuntSession | None,
+    case_facts: bool,
 ) -> HuntSummary:
     started = time.perf_counter()
     case = Path(case_dir)
@@ -421,6 +426,7 @@ def _hunt_case(
                          f"`dwell ingest PATH --case {case}` first")
     own = session is None
     run = session if session is not None else HuntSession(ruleset, profile=profile)
+    store: _DetectionStore | None = None
     try:
         summary = HuntSummary(rules=len(ruleset.rules), cold_events=run.events)
         folder = events_dir(case)  # parts of sources not hunted while ingesting
@@ -441,6 +447,10 @@ def _hunt_case(
             pool = ProcessPoolExecutor(max_workers=workers)
             results = pool.map(call, chunks)
         try:
+            # while the workers match: the detections store opened, the catalog's facts read
+            store = _DetectionStore(case, ruleset)
+            if case_facts:
+                summary.case_facts = store.facts()
             for done, (part_table, events, part_stats, plans) in enumerate(results, 1):
                 run.new_plans.update(plans)
                 if part_table is not None:  # (decoded now, while the workers go on)
@@ -458,9 +468,25 @@ def _hunt_case(
         stats = run.stats
         tables = list(run.tables)
         run.save_plans()
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     finally:
         if own:
             run.close()
+    assert store is not None
+    try:
+        _finish(store, ruleset, tables, stats, summary)
+    finally:
+        store.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _finish(store: _DetectionStore, ruleset: RuleSet, tables: list[pa.Table],
+            stats: dict[str, list[float]], summary: HuntSummary) -> None:
+    """The hunt's detections (correlations added, repeats dropped) counted and stored."""
     table = pa.concat_tables([DETECTION_SCHEMA.empty_table(), *tables])
     table = pa.concat_tables([table, _correlations(ruleset.rules, table)])
     quiet = sorted({r.id for r in ruleset.rules if not r.emit})  # only feed correlations
@@ -475,9 +501,7 @@ def _hunt_case(
         secs, evals = stats.get(rule.id, [0.0, 0])
         summary.stats[rule.id] = RuleStat(rule.id, rule.title, rule.level, hits.get(rule.id, 0),
                                           int(evals), float(secs))
-    _store(case, ruleset, table, summary)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    store.commit(table, summary)
 
 
 def _count_by(table: pa.Table, key: str) -> list[tuple[Any, int]]:
@@ -538,52 +562,70 @@ def _dedupe(table: pa.Table) -> pa.Table:
     return table.take(rows.take(pc.sort_indices(rows)))
 
 
-def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) -> None:
-    """Replace the case's detections of ``ruleset``'s rules by ``table``.
+class _DetectionStore:
+    """The case's detections of a rule set, being replaced.
 
-    The detections are one Parquet file: the new file (this hunt's detections plus the
-    others the case held) is written and synced first, then named by the catalog in the
-    same transaction as the rule statistics; the old file goes after the commit. A run
-    killed before the commit leaves the case as it was (the writer deletes the stray file).
+    Opened (the catalog and its lock, the detections of other rules it holds) while the
+    workers still match; :meth:`commit` then writes the detections as one Parquet file: the
+    new file (this hunt's detections plus the others the case held) is written and synced
+    first, then named by the catalog in the same transaction as the rule statistics; the old
+    file goes after the commit. A run killed before the commit leaves the case as it was (the
+    writer deletes the stray file).
     """
-    # microseconds, like every stored time (a datetime cannot hold EVTX's 100 ns ticks)
-    table = table.set_column(_TS, "timestamp", pc.round_temporal(
-        table.column(_TS), multiple=1, unit="microsecond"))
-    summary.table = table
-    ids = pa.array(sorted({r.id for r in ruleset.rules}), type=pa.string())
-    stats = list(summary.stats.values())
-    rule_table = pa.table({
-        "rule_id": pa.array([s.rule_id for s in stats], type=pa.string()),
-        "title": pa.array([s.title for s in stats], type=pa.string()),
-        "level": pa.array([s.level for s in stats], type=pa.string()),
-        "hits": pa.array([s.hits for s in stats], type=pa.int64()),
-        "evaluations": pa.array([s.evaluations for s in stats], type=pa.int64()),
-        "seconds": pa.array([s.seconds for s in stats], type=pa.float64()),
-        "ruleset_sha256": pa.array([ruleset.sha256] * len(stats), type=pa.string()),
-    })
-    with CaseWriter(case) as writer:
-        db = writer.db
-        for ddl in DETECTIONS_DDL:
-            db.execute(ddl)
-        old_file, others = _stored(db, case, leave_out=ids)
-        legacy = _has_legacy_table(db)
+
+    def __init__(self, case: Path, ruleset: RuleSet) -> None:
+        self.case = case
+        self.ruleset = ruleset
+        self.writer = CaseWriter(case)
+        try:
+            db = self.writer.db
+            for ddl in DETECTIONS_DDL:
+                db.execute(ddl)
+            self.ids = pa.array(sorted({r.id for r in ruleset.rules}), type=pa.string())
+            self.old_file, self.others = _stored(db, case, leave_out=self.ids)
+            self.legacy = _has_legacy_table(db)
+        except BaseException:
+            self.writer.close()
+            raise
+
+    def facts(self) -> dict[str, Any]:
+        """The catalog's :func:`~dwell.store.query.catalog_facts` (through the writer)."""
+        return catalog_facts(self.writer.db, prefix="")
+
+    def commit(self, table: pa.Table, summary: HuntSummary) -> None:
+        """Replace the case's detections of the rule set by ``table``."""
+        # microseconds, like every stored time (a datetime cannot hold EVTX's 100 ns ticks)
+        table = table.set_column(_TS, "timestamp", pc.round_temporal(
+            table.column(_TS), multiple=1, unit="microsecond"))
+        summary.table = table
+        stats = list(summary.stats.values())
+        rule_table = pa.table({
+            "rule_id": pa.array([s.rule_id for s in stats], type=pa.string()),
+            "title": pa.array([s.title for s in stats], type=pa.string()),
+            "level": pa.array([s.level for s in stats], type=pa.string()),
+            "hits": pa.array([s.hits for s in stats], type=pa.int64()),
+            "evaluations": pa.array([s.evaluations for s in stats], type=pa.int64()),
+            "seconds": pa.array([s.seconds for s in stats], type=pa.float64()),
+            "ruleset_sha256": pa.array([self.ruleset.sha256] * len(stats), type=pa.string()),
+        })
+        writer, db, others = self.writer, self.writer.db, self.others
         summary.other_detections = others.num_rows
         name = writer.write_detections(pa.concat_tables([others, table]) if others.num_rows
                                        else table)
         db.register("_rules", rule_table)
         db.execute("BEGIN TRANSACTION")
         try:
-            if legacy:
+            if self.legacy:
                 db.execute("DROP TABLE detections")
             # a view for whoever opens the catalog itself (by absolute path: a view's relative
             # path would be read from the reader's working directory; dwell reads the file)
-            target = str((detections_dir(case) / name).resolve()).replace("'", "''")
+            target = str((detections_dir(self.case) / name).resolve()).replace("'", "''")
             db.execute("CREATE OR REPLACE VIEW detections AS SELECT * FROM "
                        f"read_parquet('{target}')")
             db.execute("DELETE FROM hunt_rules WHERE rule_id IN (SELECT rule_id FROM _rules)")
             db.execute("INSERT INTO hunt_rules SELECT * FROM _rules")
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                           [[DETECTIONS_KEY, name], ["ruleset_sha256", ruleset.sha256]])
+                           [[DETECTIONS_KEY, name], ["ruleset_sha256", self.ruleset.sha256]])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -591,8 +633,11 @@ def _store(case: Path, ruleset: RuleSet, table: pa.Table, summary: HuntSummary) 
             raise
         finally:
             db.unregister("_rules")
-        if old_file is not None:
-            writer.drop_detections(old_file)
+        if self.old_file is not None:
+            writer.drop_detections(self.old_file)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _stored(

@@ -22,7 +22,7 @@ import orjson
 
 from dwell.errors import StoreError
 from dwell.report.text import iso_utc
-from dwell.store.query import read_catalog
+from dwell.store.query import catalog_facts, read_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -85,27 +85,14 @@ def rules_fired(detections: pa.Table | None) -> dict[str, Any]:
 
 
 #: ``iso_utc`` of a TIMESTAMPTZ column in SQL (the same text, whatever the session's zone)
-_ISO_SQL: Final = ("CASE WHEN epoch_us({c}) % 1000000 = 0 "
-                   "THEN strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%SZ') "
-                   "ELSE strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%S.%fZ') END")
-
-
-def _case_facts(case_dir: str) -> dict[str, Any]:
-    # The catalog alone (a case reader would also copy its tables and map the Parquet parts):
-    # sources, warnings, and the events as the parts' row counts. One row per source file,
-    # tens of thousands: fetched as Arrow, the times formatted by DuckDB.
-    with read_catalog(case_dir) as db:
-        sources = db.sql(
-            "SELECT path, sha256, size, format, records, warnings, "
-            f"{_ISO_SQL.format(c='first_ts')} AS first, {_ISO_SQL.format(c='last_ts')} AS last "
-            "FROM cat.sources ORDER BY path, sha256").to_arrow_table()
-        warnings = db.execute(
-            'SELECT file, record, line, "offset", reason FROM cat.warnings '
-            "ORDER BY file, record, line").fetchall()
-        events = db.execute("SELECT coalesce(sum(rows), 0) FROM cat.parts").fetchall()
+def _case_facts(case_dir: str, facts: Mapping[str, Any] | None) -> dict[str, Any]:
+    if facts is None:
+        with read_catalog(case_dir) as db:
+            facts = catalog_facts(db)
+    warnings = list(facts["warnings"])
     return {
-        "events": int(events[0][0]) if events else 0,
-        "sources": sources.to_pylist(),
+        "events": int(facts["events"]),
+        "sources": list(facts["sources"]),
         "warnings": {
             "count": len(warnings),
             "list": [_json_safe(dict(zip(("file", "record", "line", "offset", "reason"), row,
@@ -117,8 +104,10 @@ def _case_facts(case_dir: str) -> dict[str, Any]:
 
 def build_manifest(case_dir: str, kind: str, args: Mapping[str, Any] | None,
                    extra: Mapping[str, Any] | None = None,
-                   detections: pa.Table | None = None) -> dict[str, Any]:
-    """The manifest dict (see the module docstring); nothing is written."""
+                   detections: pa.Table | None = None,
+                   facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest dict (see the module docstring); nothing is written. ``facts``: the
+    case's :func:`~dwell.store.query.catalog_facts` when the caller has them (else read)."""
     now = datetime.now(UTC)
     manifest: dict[str, Any] = {
         "kind": kind,
@@ -129,7 +118,7 @@ def build_manifest(case_dir: str, kind: str, args: Mapping[str, Any] | None,
         "args": _json_safe(dict(args or {})),
         "rules_fired": rules_fired(detections),
     }
-    manifest.update(_case_facts(case_dir))
+    manifest.update(_case_facts(case_dir, facts))
     for key, value in (extra or {}).items():
         manifest[str(key)] = _json_safe(value)
     return manifest
@@ -137,11 +126,12 @@ def build_manifest(case_dir: str, kind: str, args: Mapping[str, Any] | None,
 
 def write_manifest(case_dir: str | os.PathLike[str], kind: str,
                    args: Mapping[str, Any] | None, extra: Mapping[str, Any] | None = None,
-                   *, detections: pa.Table | None = None) -> Path:
+                   *, detections: pa.Table | None = None,
+                   facts: Mapping[str, Any] | None = None) -> Path:
     """Write a manifest under ``case_dir/manifests/`` atomically; returns its path."""
     if not _KIND.match(kind):
         raise ValueError(f"bad manifest kind {kind!r}: lower-case letters, digits, - and _")
-    manifest = build_manifest(str(case_dir), kind, args, extra, detections)
+    manifest = build_manifest(str(case_dir), kind, args, extra, detections, facts)
     folder = Path(case_dir) / MANIFESTS
     stamp = manifest["created"].replace("-", "").replace(":", "")
     target = folder / f"{kind}-{stamp}.json"

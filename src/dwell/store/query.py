@@ -103,3 +103,26 @@ def list_parts(case: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
     with read_catalog(case) as db:
         rows = db.execute("SELECT sha256, file, rows FROM cat.parts ORDER BY file").fetchall()
     return [(str(sha), str(name), int(count or 0)) for sha, name, count in rows]
+
+
+_ISO_SQL = ("CASE WHEN epoch_us({c}) % 1000000 = 0 "
+            "THEN strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%SZ') "
+            "ELSE strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%S.%fZ') END")
+
+
+def catalog_facts(db: duckdb.DuckDBPyConnection, prefix: str = "cat.") -> dict[str, Any]:
+    """What a catalog holds, for run manifests: ``events`` (rows of the committed parts),
+    ``sources`` (one dict per source: path, sha256, size, format, records, warnings, first
+    and last times as ISO UTC texts) and ``warnings`` (file, record, line, offset, reason
+    tuples, ordered). ``prefix``: where the tables are (``cat.`` through
+    :func:`read_catalog`, empty through a writer's own connection)."""
+    sources = db.sql(
+        "SELECT path, sha256, size, format, records, warnings, "
+        f"{_ISO_SQL.format(c='first_ts')} AS first, {_ISO_SQL.format(c='last_ts')} AS last "
+        f"FROM {prefix}sources ORDER BY path, sha256").to_arrow_table()
+    warnings = db.execute(
+        f'SELECT file, record, line, "offset", reason FROM {prefix}warnings '
+        "ORDER BY file, record, line").fetchall()
+    events = db.execute(f"SELECT coalesce(sum(rows), 0) FROM {prefix}parts").fetchall()
+    return {"events": int(events[0][0]) if events else 0, "sources": sources.to_pylist(),
+            "warnings": warnings}
