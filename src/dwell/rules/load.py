@@ -150,13 +150,18 @@ class RuleSet:
 
 def rule_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The ``.yml``/``.yaml`` files under ``paths`` (sorted within each directory)."""
-    out: list[Path] = []
+    return [Path(name) for name in _rule_names(paths)]
+
+
+def _rule_names(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """:func:`rule_files` as the names ``str(Path)`` gives (no Path object per file)."""
+    out: list[str] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            out.extend(Path(name) for name in sorted(_yaml_files(str(path)), key=_parts))
+            out.extend(sorted(_yaml_files(str(path)), key=_parts))
         elif path.is_file():
-            out.append(path)
+            out.append(str(path))
         else:
             raise UsageError(f"no such rule file or directory: {given}; check --rules")
     return out
@@ -209,12 +214,11 @@ def load_rules(
             minimum = Severity.parse(min_level)
         except ValueError as exc:
             raise UsageError(f"--min-level: {exc}") from None
-    files = ([*rule_files([PACK_DIR])] if include_pack and PACK_DIR.is_dir() else [])
-    files += rule_files(paths)
+    files = _rule_names([PACK_DIR]) if include_pack and PACK_DIR.is_dir() else []
+    files += _rule_names(paths)
     named: list[tuple[str, tuple[int, ...]]] = []  # (file, its stat signature)
     seen: set[tuple[int, int]] = set()
-    for path in files:
-        name = str(path)
+    for name in files:
         info = os.stat(name)  # the same file by two paths (links, overlapping --rules) once
         inode = (info.st_dev, info.st_ino)
         if inode in seen:
