@@ -465,3 +465,43 @@ def test_raw_control_characters_are_refused_wherever_they_sit(byte: int) -> None
         escaped = value.replace("B", "\\\\", 1)  # an escape first: the copying scan
         text = '{"Event": {"System": {"EventID": 1}, "EventData": {"Image": "' + escaped + '"}}}'
         assert convert(text, None) is None, (byte, at)
+
+
+_LINES = st.one_of(
+    st.sampled_from([b"", b" ", b"\t\r", b"\x0b\x0c", b"\x00", b"{", b"[1]", b"null",
+                     b'{"Event": {"System": {"EventID": 1.5}}}', b"\xef\xbb\xbf{}",
+                     b"\xff\xfe", b'{"a": "\xc3\xa9"}']),
+    st.builds(lambda user, n: orjson.dumps({"Event": {"System": {"EventID": n, "Computer": "PC"},
+                                                      "EventData": {"User": user}}}),
+              st.text(max_size=6), st.integers(0, 70000)),
+    st.binary(max_size=40),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_LINES, max_size=25), endings=st.sampled_from([b"\n", b"\r\n"]),
+       last=st.booleans(), block=st.sampled_from([5, 64, 1 << 20]))
+def test_any_json_lines_file_reads_alike_in_blocks_and_line_by_line(
+    lines: list[bytes], endings: bytes, last: bool, block: int, tmp_path_factory: Any
+) -> None:
+    """Whatever the lines hold (blank or whitespace-only lines, NULs, invalid UTF-8, a BOM,
+    floats, other shapes, long ones), reading them natively in blocks gives the Python line
+    reader's items: the same rows, positions, warnings and offsets."""
+    path = tmp_path_factory.mktemp("lines") / "x.jsonl"
+    path.write_bytes(endings.join(lines) + (endings if last else b""))
+    reader = json_reader.JsonReader(max_line=48)
+
+    def read() -> list[tuple[Any, ...]]:
+        with open(path, "rb") as fh:
+            return _reader_items(list(reader._lines(fh, str(path))))
+
+    original = json_reader.BLOCK_BYTES
+    blocks = native.blocks
+    try:
+        json_reader.BLOCK_BYTES = block
+        got = read()
+        native.blocks = None
+        assert got == read()
+    finally:
+        json_reader.BLOCK_BYTES = original
+        native.blocks = blocks
