@@ -302,12 +302,19 @@ def test_blocks_keep_odd_values_as_they_are_and_refuse_bad_calls() -> None:
         blocks.append(block, [plain], [])
     with pytest.raises(ValueError, match="same columns"):
         blocks.extend(block, blocks.new("js"))
+    other_kinds = native.ROW_KINDS[:-1] + ("s" if native.ROW_KINDS[-1] != "s" else "i")
+    stranger = blocks.new(other_kinds)
+    blocks.append(stranger, [plain], [1])
+    with pytest.raises(ValueError, match="same columns"):  # (one column of another kind)
+        blocks.extend(block, stranger)
+    blocks.append(block, [odd], [10])  # (nothing of it was added, to no column)
+    assert _block_rows(block) == [(5, plain), (6, odd), (9, odd), (10, odd)]
     with pytest.raises(ValueError, match="unknown column kind"):
         blocks.new("jx")
-    assert blocks.len(block) == 3  # (nothing half-added)
+    assert blocks.len(block) == 4  # (nothing half-added)
     taken, positions = blocks.take(block)
-    assert len(positions) == 3 * 8 and blocks.len(block) == 0
-    assert taken[5][4] == [4624, 2**40, 2**40]  # an int32 column with an int beyond: values
+    assert len(positions) == 4 * 8 and blocks.len(block) == 0
+    assert taken[5][4] == [4624, 2**40, 2**40, 2**40]  # an int32 column, an int beyond: values
 
 
 def test_version_says_which_ingest_path_is_used() -> None:

@@ -748,23 +748,169 @@ Block* get_block(PyObject* capsule) {
     return static_cast<Block*>(PyCapsule_GetPointer(capsule, "dwell.block"));
 }
 
-char* flat_string(char* p, const char* end, string_view& out);
-char* flat_scalar(char* p, const char* end, Value& v);
-
-// --- evtx-JSON records parsed in place --------------------------------------------------------
+// --- JSON texts parsed in place ------------------------------------------------------------
 //
-// parse_tree() reads the usual record text (objects and lists nested a few levels, strings,
-// integers, true, false, null; whitespace between tokens) in place into a Value, as RapidJSON's
-// in-situ parse does, without its generic reader (a handler call and a stack copy per value).
-// Anything else (a float, an exponent, 19 digits or more, an escaped surrogate, a control
-// character, deeper nesting, another root than an object, anything after it...) answers null
-// after changing the text: the caller copies it again and lets RapidJSON decide, as before.
-// The text is followed by 16 zero bytes (flat_string's vector loop reads past its end).
+// parse_tree() reads the usual text of a record (objects and lists nested a few levels,
+// strings, integers, true, false, null; whitespace between tokens) and of a stored ``fields``
+// object in place into a Value, as RapidJSON's in-situ parse does (each decoded string at its
+// own start, where the matcher's keyword pre-scan finds it whole), without RapidJSON's generic
+// reader (a handler call and a stack copy per value), and with the same values (integers as
+// RapidJSON types them). Anything else (a float, an exponent, 19 digits or more, an escaped
+// surrogate, a control character, deeper nesting, another root than an object, anything
+// after it...) answers false after changing the text: the caller copies it again and lets
+// RapidJSON decide, as before. The text is followed by 16 zero bytes (json_string's vector
+// loop reads past its end).
 constexpr int kTreeDepth = 32;
+
+inline int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// The string whose opening quote is at p[-1], decoded in place; the position after its closing
+// quote, or null. The text is followed by 16 zero bytes (the vector loop reads past `end`).
+char* json_string(char* p, const char* end, string_view& out) {
+    char* start = p;
+#ifdef __SSE2__
+    {  // 16 bytes at a time up to a quote, a backslash or a control character (a zero at `end`)
+        const __m128i quote = _mm_set1_epi8('"');
+        const __m128i slash = _mm_set1_epi8('\\');
+        const __m128i below = _mm_set1_epi8(0x1F);
+        for (;;) {
+            __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+            __m128i hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(s, quote), _mm_cmpeq_epi8(s, slash)),
+                _mm_cmpeq_epi8(_mm_max_epu8(s, below), below));
+            auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+            if (mask != 0) {
+                p += __builtin_ctz(mask);
+                break;
+            }
+            p += 16;
+        }
+    }
+#endif
+    while (p < end) {  // (most strings have no escape: nothing is moved)
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c == '"') {
+            out = string_view(start, static_cast<size_t>(p - start));
+            return p + 1;
+        }
+        if (c == '\\') break;
+        if (c < 0x20) return nullptr;
+        ++p;
+    }
+    char* q = p;
+    while (p < end) {
+        unsigned char c = static_cast<unsigned char>(*p);
+        if (c == '"') {
+            out = string_view(start, static_cast<size_t>(q - start));
+            return p + 1;
+        }
+        if (c < 0x20) return nullptr;
+        if (c != '\\') {
+            *q++ = *p++;
+            continue;
+        }
+        if (p + 1 >= end) return nullptr;
+        char e = p[1];
+        p += 2;
+        switch (e) {
+            case '"': *q++ = '"'; break;
+            case '\\': *q++ = '\\'; break;
+            case '/': *q++ = '/'; break;
+            case 'b': *q++ = '\b'; break;
+            case 'f': *q++ = '\f'; break;
+            case 'n': *q++ = '\n'; break;
+            case 'r': *q++ = '\r'; break;
+            case 't': *q++ = '\t'; break;
+            case 'u': {
+                if (end - p < 4) return nullptr;
+                unsigned code = 0;
+                for (int k = 0; k < 4; ++k) {
+                    int d = hex_digit(p[k]);
+                    if (d < 0) return nullptr;
+                    code = code << 4 | static_cast<unsigned>(d);
+                }
+                p += 4;
+                if (code >= 0xD800 && code <= 0xDFFF) return nullptr;  // RapidJSON judges pairs
+                if (code < 0x80) {
+                    *q++ = static_cast<char>(code);
+                } else if (code < 0x800) {
+                    *q++ = static_cast<char>(0xC0 | (code >> 6));
+                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
+                } else {
+                    *q++ = static_cast<char>(0xE0 | (code >> 12));
+                    *q++ = static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
+                }
+                break;
+            }
+            default: return nullptr;
+        }
+    }
+    return nullptr;
+}
+
+// One scalar value at p into v; the position after it, or null.
+char* json_scalar(char* p, const char* end, Value& v) {
+    char c = *p;
+    if (c == '"') {
+        string_view text;
+        char* after = json_string(p + 1, end, text);
+        if (after != nullptr)
+            v.SetString(rapidjson::StringRef(text.data(), static_cast<rapidjson::SizeType>(text.size())));
+        return after;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        bool minus = c == '-';
+        char* q = minus ? p + 1 : p;
+        char* digits = q;
+        uint64_t n = 0;
+        while (q < end && *q >= '0' && *q <= '9') n = n * 10 + static_cast<uint64_t>(*q++ - '0');
+        size_t count = static_cast<size_t>(q - digits);
+        if (count == 0 || count > 18 || (count > 1 && *digits == '0')) return nullptr;
+        if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) return nullptr;  // a double
+        if (minus)
+            v.SetInt64(-static_cast<int64_t>(n));
+        else
+            v.SetUint64(n);
+        return q;
+    }
+    auto literal = [&](const char* word, size_t len) {
+        return static_cast<size_t>(end - p) >= len && std::memcmp(p, word, len) == 0;
+    };
+    if (c == 't' && literal("true", 4)) {
+        v.SetBool(true);
+        return p + 4;
+    }
+    if (c == 'f' && literal("false", 5)) {
+        v.SetBool(false);
+        return p + 5;
+    }
+    if (c == 'n' && literal("null", 4)) {
+        v.SetNull();
+        return p + 4;
+    }
+    return nullptr;
+}
+
 
 inline char* skip_space(char* p, const char* end) {
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
     return p;
+}
+
+// After an object's member or a list's item at p: past the closing character ``close``
+// (``closed`` set), or at the next item after a comma; null when neither follows.
+char* next_item(char* p, const char* end, char close, bool& closed) {
+    p = skip_space(p, end);
+    if (p >= end) return nullptr;
+    closed = *p == close;
+    if (closed) return p + 1;
+    return *p == ',' ? skip_space(p + 1, end) : nullptr;
 }
 
 char* tree_value(char* p, const char* end, Value& v, rapidjson::MemoryPoolAllocator<>& alloc,
@@ -778,7 +924,7 @@ char* tree_value(char* p, const char* end, Value& v, rapidjson::MemoryPoolAlloca
         while (true) {
             if (p >= end || *p != '"') return nullptr;
             string_view key;
-            p = flat_string(p + 1, end, key);
+            p = json_string(p + 1, end, key);
             if (p == nullptr) return nullptr;
             p = skip_space(p, end);
             if (p >= end || *p != ':') return nullptr;
@@ -787,11 +933,9 @@ char* tree_value(char* p, const char* end, Value& v, rapidjson::MemoryPoolAlloca
             if (p == nullptr) return nullptr;
             Value name(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size())));
             v.AddMember(name, item, alloc);
-            p = skip_space(p, end);
-            if (p >= end) return nullptr;
-            if (*p == '}') return p + 1;
-            if (*p != ',') return nullptr;
-            p = skip_space(p + 1, end);
+            bool closed = false;
+            p = next_item(p, end, '}', closed);
+            if (p == nullptr || closed) return p;
         }
     }
     if (*p == '[') {
@@ -804,14 +948,12 @@ char* tree_value(char* p, const char* end, Value& v, rapidjson::MemoryPoolAlloca
             p = tree_value(p, end, item, alloc, depth + 1);
             if (p == nullptr) return nullptr;
             v.PushBack(item, alloc);
-            p = skip_space(p, end);
-            if (p >= end) return nullptr;
-            if (*p == ']') return p + 1;
-            if (*p != ',') return nullptr;
-            p = skip_space(p + 1, end);
+            bool closed = false;
+            p = next_item(p, end, ']', closed);
+            if (p == nullptr || closed) return p;
         }
     }
-    return flat_scalar(p, end, v);
+    return json_scalar(p, end, v);
 }
 
 // The record text[0, size) as a Value (in place), or false (see above).
@@ -903,19 +1045,16 @@ PyObject* convert_text(const char* data, Py_ssize_t size, PyObject* fallback, bo
             block->mark();
             try {
                 block->put_text(0, buf.data(), buf.size());
+                auto put = [&](int c, const Item* item) {  // (as item_py gives it)
+                    auto col = static_cast<size_t>(c);
+                    return item != nullptr && item->fallback
+                               ? block->put_py(col, fallback)
+                               : block->put_value(col, item != nullptr ? item->value : nullptr);
+                };
                 bool ok = true;
-                for (int i = 0; ok && i < kSystemCount; ++i) {
-                    const Item* item = out.find(kSystem[i]);
-                    auto c = static_cast<size_t>(1 + i);
-                    ok = item != nullptr && item->fallback ? block->put_py(c, fallback)
-                                                           : block->put_value(c, item ? item->value : nullptr);
-                }
-                for (int t = 0; ok && t < g_columns; ++t) {
-                    const Item* item = best[static_cast<size_t>(t)].second;
-                    auto c = static_cast<size_t>(1 + kSystemCount + t);
-                    ok = item != nullptr && item->fallback ? block->put_py(c, fallback)
-                                                           : block->put_value(c, item ? item->value : nullptr);
-                }
+                for (int i = 0; ok && i < kSystemCount; ++i) ok = put(1 + i, out.find(kSystem[i]));
+                for (int t = 0; ok && t < g_columns; ++t)
+                    ok = put(1 + kSystemCount + t, best[static_cast<size_t>(t)].second);
                 if (!ok) {
                     PyErr_Clear();
                     throw Bail();
@@ -1112,10 +1251,15 @@ struct Automaton {
         }
     }
 
-    // The words whose anchor pair is at position i (i + 1 < size).
+    // The words whose anchor pair is at position i (i + 1 < size): the pair bitmap first (most
+    // candidates fail it), then the pair's words.
     void check_pair(const unsigned char* t, size_t size, size_t i, std::vector<int>& found) {
         unsigned key = static_cast<unsigned>(low[t[i]]) << 8 | low[t[i + 1]];
-        if (!(pairs[key >> 6] >> (key & 63) & 1)) return;
+        if (pairs[key >> 6] >> (key & 63) & 1) pair_words(t, size, i, key, found);
+    }
+
+    __attribute__((noinline)) void pair_words(const unsigned char* t, size_t size, size_t i,
+                                              unsigned key, std::vector<int>& found) {
         auto it = by_pair.find(key);
         if (it == by_pair.end()) return;
         for (auto [w, at] : it->second) {
@@ -1151,10 +1295,8 @@ struct Automaton {
                 _mm256_shuffle_epi8(hi2, _mm256_and_si256(_mm256_srli_epi16(b, 4), nibble)));
             auto hits = static_cast<uint32_t>(~_mm256_movemask_epi8(
                 _mm256_cmpeq_epi8(_mm256_and_si256(first, second), zero)));
-            while (hits != 0) {  // (the pair bitmap first, here: most candidates fail it)
-                size_t at = i + static_cast<size_t>(__builtin_ctz(hits));
-                unsigned key = static_cast<unsigned>(low[t[at]]) << 8 | low[t[at + 1]];
-                if (pairs[key >> 6] >> (key & 63) & 1) check_pair(t, size, at, found);
+            while (hits != 0) {
+                check_pair(t, size, i + static_cast<size_t>(__builtin_ctz(hits)), found);
                 hits &= hits - 1;
             }
         }
@@ -2472,203 +2614,6 @@ bool evaluates_keywords(const NBucket& b, const std::vector<int>& slots) {
 }
 
 
-// --- stored texts: flat objects parsed in place -----------------------------------------------
-//
-// A stored ``fields`` text is almost always a flat object written by dwell (orjson or
-// write_value): no whitespace, string / integer / true / false / null values and lists of
-// those. parse_flat() reads exactly that shape in place, as RapidJSON's in-situ parse does
-// (each decoded string at its own start, where the keyword pre-scan finds it whole), and
-// gives the same values (integers as RapidJSON types them). Anything else (whitespace, a
-// float, an exponent, an object value, a nested list, an escaped surrogate, a control
-// character, 19 digits or more...) answers false after restoring nothing: the caller copies
-// the text again and lets RapidJSON decide, as before.
-
-inline int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// The string whose opening quote is at p[-1], decoded in place; the position after its closing
-// quote, or null. The text is followed by 16 zero bytes (the vector loop reads past `end`).
-char* flat_string(char* p, const char* end, string_view& out) {
-    char* start = p;
-#ifdef __SSE2__
-    {  // 16 bytes at a time up to a quote, a backslash or a control character (a zero at `end`)
-        const __m128i quote = _mm_set1_epi8('"');
-        const __m128i slash = _mm_set1_epi8('\\');
-        const __m128i below = _mm_set1_epi8(0x1F);
-        for (;;) {
-            __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-            __m128i hit = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(s, quote), _mm_cmpeq_epi8(s, slash)),
-                _mm_cmpeq_epi8(_mm_max_epu8(s, below), below));
-            auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
-            if (mask != 0) {
-                p += __builtin_ctz(mask);
-                break;
-            }
-            p += 16;
-        }
-    }
-#endif
-    while (p < end) {  // (most strings have no escape: nothing is moved)
-        unsigned char c = static_cast<unsigned char>(*p);
-        if (c == '"') {
-            out = string_view(start, static_cast<size_t>(p - start));
-            return p + 1;
-        }
-        if (c == '\\') break;
-        if (c < 0x20) return nullptr;
-        ++p;
-    }
-    char* q = p;
-    while (p < end) {
-        unsigned char c = static_cast<unsigned char>(*p);
-        if (c == '"') {
-            out = string_view(start, static_cast<size_t>(q - start));
-            return p + 1;
-        }
-        if (c < 0x20) return nullptr;
-        if (c != '\\') {
-            *q++ = *p++;
-            continue;
-        }
-        if (p + 1 >= end) return nullptr;
-        char e = p[1];
-        p += 2;
-        switch (e) {
-            case '"': *q++ = '"'; break;
-            case '\\': *q++ = '\\'; break;
-            case '/': *q++ = '/'; break;
-            case 'b': *q++ = '\b'; break;
-            case 'f': *q++ = '\f'; break;
-            case 'n': *q++ = '\n'; break;
-            case 'r': *q++ = '\r'; break;
-            case 't': *q++ = '\t'; break;
-            case 'u': {
-                if (end - p < 4) return nullptr;
-                unsigned code = 0;
-                for (int k = 0; k < 4; ++k) {
-                    int d = hex_digit(p[k]);
-                    if (d < 0) return nullptr;
-                    code = code << 4 | static_cast<unsigned>(d);
-                }
-                p += 4;
-                if (code >= 0xD800 && code <= 0xDFFF) return nullptr;  // RapidJSON judges pairs
-                if (code < 0x80) {
-                    *q++ = static_cast<char>(code);
-                } else if (code < 0x800) {
-                    *q++ = static_cast<char>(0xC0 | (code >> 6));
-                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
-                } else {
-                    *q++ = static_cast<char>(0xE0 | (code >> 12));
-                    *q++ = static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-                    *q++ = static_cast<char>(0x80 | (code & 0x3F));
-                }
-                break;
-            }
-            default: return nullptr;
-        }
-    }
-    return nullptr;
-}
-
-// One scalar value at p into v; the position after it, or null.
-char* flat_scalar(char* p, const char* end, Value& v) {
-    char c = *p;
-    if (c == '"') {
-        string_view text;
-        char* after = flat_string(p + 1, end, text);
-        if (after != nullptr)
-            v.SetString(rapidjson::StringRef(text.data(), static_cast<rapidjson::SizeType>(text.size())));
-        return after;
-    }
-    if (c == '-' || (c >= '0' && c <= '9')) {
-        bool minus = c == '-';
-        char* q = minus ? p + 1 : p;
-        char* digits = q;
-        uint64_t n = 0;
-        while (q < end && *q >= '0' && *q <= '9') n = n * 10 + static_cast<uint64_t>(*q++ - '0');
-        size_t count = static_cast<size_t>(q - digits);
-        if (count == 0 || count > 18 || (count > 1 && *digits == '0')) return nullptr;
-        if (q < end && (*q == '.' || *q == 'e' || *q == 'E')) return nullptr;  // a double
-        if (minus)
-            v.SetInt64(-static_cast<int64_t>(n));
-        else
-            v.SetUint64(n);
-        return q;
-    }
-    auto literal = [&](const char* word, size_t len) {
-        return static_cast<size_t>(end - p) >= len && std::memcmp(p, word, len) == 0;
-    };
-    if (c == 't' && literal("true", 4)) {
-        v.SetBool(true);
-        return p + 4;
-    }
-    if (c == 'f' && literal("false", 5)) {
-        v.SetBool(false);
-        return p + 5;
-    }
-    if (c == 'n' && literal("null", 4)) {
-        v.SetNull();
-        return p + 4;
-    }
-    return nullptr;
-}
-
-// The members of the flat object text[0, size) (decoded in place) into keys and values.
-bool parse_flat(char* text, size_t size, rapidjson::MemoryPoolAllocator<>& alloc,
-                std::vector<string_view>& keys, std::vector<Value>& values) {
-    keys.clear();
-    values.clear();
-    char* p = text;
-    const char* end = text + size;
-    if (size < 2 || *p != '{') return false;
-    ++p;
-    if (*p == '}') return p + 1 == end;
-    while (true) {
-        if (p >= end || *p != '"') return false;
-        string_view key;
-        p = flat_string(p + 1, end, key);
-        if (p == nullptr || p >= end || *p != ':') return false;
-        ++p;
-        if (p >= end) return false;
-        values.emplace_back();
-        Value& v = values.back();
-        if (*p == '[') {
-            v.SetArray();
-            ++p;
-            if (p < end && *p == ']') {
-                ++p;
-            } else {
-                while (true) {
-                    if (p >= end || *p == '[' || *p == '{') return false;
-                    Value item;
-                    p = flat_scalar(p, end, item);
-                    if (p == nullptr || p >= end) return false;
-                    v.PushBack(item, alloc);
-                    if (*p == ']') {
-                        ++p;
-                        break;
-                    }
-                    if (*p != ',') return false;
-                    ++p;
-                }
-            }
-        } else {
-            p = flat_scalar(p, end, v);
-            if (p == nullptr) return false;
-        }
-        keys.push_back(key);
-        if (p >= end) return false;
-        if (*p == '}') return p + 1 == end;
-        if (*p != ',') return false;
-        ++p;
-    }
-}
-
 // Matches one text; fills hits (rule indexes) and unknown (slots).
 Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& hits,
                   std::vector<int>& unknown, std::vector<std::string>& matched, bool& captured) {
@@ -2676,9 +2621,6 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     static char stack_buffer[1 << 14];
     static std::vector<char> text;
     static std::vector<Member> members;
-    static std::vector<std::pair<string_view, const Value*>> pairs;
-    static std::vector<string_view> flat_keys;
-    static std::vector<Value> flat_values;
     static EventState ev;
     static std::vector<int> found;
     static std::vector<uint8_t> marked;
@@ -2695,18 +2637,17 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     rapidjson::MemoryPoolAllocator<> stack_alloc(stack_buffer, sizeof stack_buffer);
     Document doc(&value_alloc, sizeof stack_buffer, &stack_alloc);
     text.assign(data, data + size);
-    text.resize(size + 17, '\0');  // (a terminating zero, and room for parse_flat's vector loads)
-    pairs.clear();
-    if (parse_flat(text.data(), size, value_alloc, flat_keys, flat_values)) {
-        for (size_t k = 0; k < flat_keys.size(); ++k) pairs.emplace_back(flat_keys[k], &flat_values[k]);
-    } else {  // (parse_flat may have decoded part of the text in place)
+    text.resize(size + 17, '\0');  // (a terminating zero, and room for parse_tree's vector loads)
+    Value tree;
+    const Value* root = &tree;
+    if (!parse_tree(text.data(), size, tree, value_alloc)) {  // (it may have decoded some)
         std::memcpy(text.data(), data, size);
         if (size <= kRecursiveMax)
             doc.ParseInsitu<kParseFast>(text.data());
         else
             doc.ParseInsitu<kParseFlags>(text.data());
         if (doc.HasParseError() || !doc.IsObject()) return kPython;
-        for (auto& mem : doc.GetObject()) pairs.emplace_back(sv(mem.name), &mem.value);
+        root = &doc;
     }
     // (only a non-ASCII text can hold a surrogate; whether it is ASCII serves the scan below)
     bool text_ascii = ascii(text.data(), size);
@@ -2714,11 +2655,14 @@ Outcome match_one(NMatcher& m, const char* data, size_t size, std::vector<int>& 
     members.clear();
     const Value* channel = nullptr;
     const Value* eid = nullptr;
-    if (m.last_keys.size() < pairs.size()) m.last_keys.resize(pairs.size(), {std::string(), -1});
-    for (size_t k = 0; k < pairs.size(); ++k) {
-        auto [key, value] = pairs[k];
+    if (m.last_keys.size() < root->MemberCount())
+        m.last_keys.resize(root->MemberCount(), {std::string(), -1});
+    size_t at = 0;
+    for (auto& mem : root->GetObject()) {
+        string_view key = sv(mem.name);
+        const Value* value = &mem.value;
         // (events of a run mostly have the same names in the same order: compared, not hashed)
-        auto& last = m.last_keys[k];
+        auto& last = m.last_keys[at++];
         int gid;
         if (last.second >= 0 && last.first == key) {
             gid = last.second;
@@ -2985,9 +2929,6 @@ PyObject* nm_run(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return out;
 }
 
-// run_arrow(matcher, offsets, data, validity | None, offset: int, length: int) -> as run(), over
-// an Arrow string array given by its buffers (int32 offsets; validity: its bitmap or None):
-// no Python str is made for the events that need nothing
 // The hits of run_arrow(..., flat=True): per hit its row and rule index (int32) and its matched
 // values (JSON texts, as an Arrow string array's offsets and data).
 struct FlatHits {
@@ -3012,6 +2953,9 @@ struct FlatHits {
     }
 };
 
+// run_arrow(matcher, offsets, data, validity | None, offset: int, length: int) -> as run(), over
+// an Arrow string array given by its buffers (int32 offsets; validity: its bitmap or None):
+// no Python str is made for the events that need nothing
 PyObject* nm_run_arrow(PyObject*, PyObject* args) {
     PyObject *mcap, *offsets_obj, *data_obj, *validity_obj;
     Py_ssize_t offset = 0, length = 0;
@@ -3144,17 +3088,15 @@ PyObject* block_extend(PyObject*, PyObject* args) {
     Block* b = get_block(a);
     Block* src = b ? get_block(o) : nullptr;
     if (src == nullptr) return nullptr;
-    if (src == b || src->cols.size() != b->cols.size()) {
+    bool same = src != b && src->cols.size() == b->cols.size();
+    for (size_t c = 0; same && c < b->cols.size(); ++c) same = src->cols[c].kind == b->cols[c].kind;
+    if (!same) {  // (checked before anything is added)
         PyErr_SetString(PyExc_ValueError, "block_extend(): another block of the same columns");
         return nullptr;
     }
     for (size_t c = 0; c < b->cols.size(); ++c) {
         BCol& to = b->cols[c];
         const BCol& from = src->cols[c];
-        if (to.kind != from.kind) {
-            PyErr_SetString(PyExc_ValueError, "block_extend(): another block of the same columns");
-            return nullptr;
-        }
         auto base = static_cast<int64_t>(to.data.size());
         to.data.append(from.data);
         if (to.text())
