@@ -415,8 +415,7 @@ def _reader_items(items: list[Any]) -> list[tuple[Any, ...]]:
         elif isinstance(item, RowBatch):
             out += [("row", pos, row) for row, pos in zip(item.rows, item.positions, strict=True)]
         elif isinstance(item, RawRecord):
-            row = item.row if item.row is not None else row_of(item.event())
-            out.append(("row", item.pos, row))
+            out.append(("row", item.pos, row_of(item.event())))
         else:
             out.append(("warning", item.line, item.offset, item.reason))
     return out

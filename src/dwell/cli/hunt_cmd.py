@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 from rich.table import Table
 
 from dwell.cli.ingest_cmd import Sources, add_case_arg, default_options, ingest_paths
-from dwell.errors import UsageError
 from dwell.report.text import iso_utc
 
 if TYPE_CHECKING:
@@ -48,10 +47,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_hunt(args: argparse.Namespace, ui: Ui) -> int:
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    options = default_options(args.jobs)  # (checks --jobs first)
     # the evidence is found and hashed while the rules load
-    sources = Sources(args.paths, default_options(args.jobs)) if args.paths else None
+    sources = Sources(args.paths, options) if args.paths else None
     try:
         return _hunt(args, ui, sources)
     finally:

@@ -150,7 +150,9 @@ _DONE = object()
 
 
 def default_options(jobs: int) -> IngestOptions:
-    """Ingest options for ``jobs`` worker processes."""
+    """Ingest options for ``jobs`` worker processes (at least one: else a usage error)."""
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     return IngestOptions(evtx_threads=0 if jobs == 1 else 1)
 
 
@@ -170,9 +172,8 @@ def ingest_paths(
     ``on_group`` sees every committed group (with the sink's ``extras``); ``sources``: the
     paths' :class:`Sources`, made (and hashing) earlier.
     """
-    if jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    options = options or default_options(jobs)
+    defaults = default_options(jobs)  # (checks jobs)
+    options = options or defaults
     report = IngestReport()
     started = time.perf_counter()
     sources = sources or Sources(paths, options)

@@ -48,7 +48,8 @@ RETRO_BATCH = 8192
 _ROW_COLUMNS = ("timestamp", "host", "host_short", "user", "channel", "event_id", "record_id",
                 "source_file", "source_sha256", "source_pos")
 #: The hunt's table in the catalog (detections are a Parquet file the catalog names: see
-#: :func:`_store`; cases written before that hold a ``detections`` table, read and replaced).
+#: :class:`_DetectionStore`; cases written before that hold a ``detections`` table, read and
+#: replaced).
 DETECTIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS hunt_rules (rule_id VARCHAR PRIMARY KEY, title VARCHAR, "
     "level VARCHAR, hits BIGINT, evaluations BIGINT, seconds DOUBLE, ruleset_sha256 VARCHAR)",

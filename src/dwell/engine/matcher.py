@@ -974,6 +974,21 @@ class _Bucket:
         self.choose(score, scan_all=False)
 
 
+def _plan_key(channel: str | None, eid: int) -> tuple[str | None, int]:
+    """The key of a bucket's plan (and of its native bucket): the channel in lower case."""
+    return (channel.lower() if channel is not None else None, eid)
+
+
+def _native_bucket(plan: Plan, field_automaton: Any, keyword_automaton: Any) -> Any:
+    """A native bucket made from a plan and the automata of its field and keyword words."""
+    assert _matching is not None
+    made = _matching.bucket()
+    scan, field_words, _, targets, always, rules, programs = plan
+    _matching.set_bucket(made, scan, field_automaton, keyword_automaton, len(field_words),
+                         targets, always, rules, programs)
+    return made
+
+
 def _hits(found: list[tuple[int, list[int], list[str]]]
           ) -> tuple[list[int], list[int], list[str]]:
     """Per-event results as (rows, rule indexes, matched values), one item per hit."""
@@ -1156,13 +1171,21 @@ class Matcher:
                 self._buckets[bkey] = bucket
         return bucket
 
+    def _buffers(self, column: pa.Array) -> list[Any] | None:
+        """(validity, offsets, data) of a string column the native matcher can read, else None
+        (no native module, another type, an empty or all-null array)."""
+        if self._native is None or _matching is None or column.type != pa.string():
+            return None
+        buffers: list[Any] = column.buffers()
+        return buffers if buffers[1] is not None and buffers[2] is not None else None
+
     def match_column(self, column: pa.Array) -> list[tuple[int, list[int], list[str]]]:
         """:meth:`match_texts` over an Arrow string array (natively from its buffers)."""
-        if self._native is None or _matching is None or column.type != pa.string():
+        buffers = self._buffers(column)
+        if buffers is None:
             return self.match_texts(column.to_pylist())
-        validity, offsets, data = column.buffers()
-        if offsets is None or data is None:  # (an empty or all-null array)
-            return self.match_texts(column.to_pylist())
+        assert _matching is not None
+        validity, offsets, data = buffers
         found = _matching.run_arrow(self._native, offsets, data, validity, column.offset,
                                     len(column))
         return self._finish(found, _Lazy(column))
@@ -1171,11 +1194,11 @@ class Matcher:
         """:meth:`match_column` as one item per hit (not per event): its row, its rule index
         (int32 arrays) and the matched values (a string array), in row order; built natively
         with no Python object per event or hit for most."""
-        if self._native is None or _matching is None or column.type != pa.string():
+        buffers = self._buffers(column)
+        if buffers is None:
             return _hit_arrays(*_hits(self.match_column(column)))
-        validity, offsets, data = column.buffers()
-        if offsets is None or data is None:
-            return _hit_arrays(*_hits(self.match_column(column)))
+        assert _matching is not None
+        validity, offsets, data = buffers
         (rows, rules, starts, texts), others = _matching.run_arrow(
             self._native, offsets, data, validity, column.offset, len(column), True)
         count = len(rows) // 4
@@ -1287,52 +1310,47 @@ class Matcher:
             return  # (native matching comes with the native automaton: never the latter)
         if bucket.learning and any(s is not None for s in scanners):
             return  # its events stay in Python (which counts needles) until it has learned
-        assert _matching is not None
-        key = (channel.lower() if channel is not None else None, eid)
+        key = _plan_key(channel, eid)
         if bucket.native is None:
             bucket.native = self._made.get(key)
         if bucket.native is None:
-            bucket.native = _matching.bucket()
-            self._set_native(bucket, key)
-        self._made[key] = bucket.native
-        _matching.register(self._native, channel, eid, bucket.native)
-        self._published.add((channel, eid))
-
-    def _set_native(self, bucket: _Bucket, key: tuple[str | None, int]) -> None:
-        assert _matching is not None
-        scanner, keywords = bucket.scanner, bucket.keywords
-        plan = (bucket.scan, bucket.words[:bucket.split], bucket.words[bucket.split:],
-                [sorted(t) for t in bucket.targets], list(bucket.always),
-                [index for index, _ in bucket.entries],
-                [native_spec(node) for node in bucket.nodes])
-        _matching.set_bucket(
-            bucket.native, plan[0], scanner.automaton if scanner is not None else None,
-            keywords.automaton if keywords is not None else None, bucket.split, *plan[3:])
-        if key not in self._plans and len(self.new_plans) < MAX_PLANS:
-            self.new_plans[key] = plan
+            scanner, keywords = bucket.scanner, bucket.keywords
+            plan = (bucket.scan, bucket.words[:bucket.split], bucket.words[bucket.split:],
+                    [sorted(t) for t in bucket.targets], list(bucket.always),
+                    [index for index, _ in bucket.entries],
+                    [native_spec(node) for node in bucket.nodes])
+            bucket.native = _native_bucket(
+                plan, scanner.automaton if scanner is not None else None,
+                keywords.automaton if keywords is not None else None)
+            if key not in self._plans and len(self.new_plans) < MAX_PLANS:
+                self.new_plans[key] = plan
+        self._register(key, channel, eid, bucket.native)
 
     def _publish_plan(self, channel: str | None, eid: int) -> None:
         """Register the native bucket of (raw channel, event id) made from its plan, if any."""
-        key = (channel.lower() if channel is not None else None, eid)
+        key = _plan_key(channel, eid)
         made = self._made.get(key)
         if made is None:
             plan = self._plans.get(key)
             if plan is None or len(self._published) >= 100_000 or _matching is None \
                     or _automata is None:
                 return
-            made = _matching.bucket()
             try:  # (a cache file: what does not fit is dropped, the Python bucket made instead)
-                scan, field_words, keyword_words, targets, always, rules, programs = plan
+                _, field_words, keyword_words, _, _, rules, _ = plan
                 if not all(type(i) is int and 0 <= i < len(self.rules) for i in rules):
                     raise ValueError("a rule index out of range")
-                _matching.set_bucket(
-                    made, scan, _automata.build(field_words) if field_words else None,
-                    _automata.build(keyword_words) if keyword_words else None,
-                    len(field_words), targets, always, rules, programs)
+                made = _native_bucket(
+                    plan, _automata.build(field_words) if field_words else None,
+                    _automata.build(keyword_words) if keyword_words else None)
             except (TypeError, ValueError, OverflowError):
                 del self._plans[key]
                 return
-            self._made[key] = made
+        self._register(key, channel, eid, made)
+
+    def _register(self, key: tuple[str | None, int], channel: str | None, eid: int,
+                  native: Any) -> None:
+        """Events of (raw channel, event id) go to this native bucket (kept by plan key)."""
         assert _matching is not None
-        _matching.register(self._native, channel, eid, made)
+        self._made[key] = native
+        _matching.register(self._native, channel, eid, native)
         self._published.add((channel, eid))

@@ -364,8 +364,7 @@ class _Builder:
             self.flush()
 
     def add(self, record: RawRecord, file: str, sha: str) -> None:
-        row = record.row if record.row is not None else row_of(record.event())
-        self.add_rows(RowBatch([row], [record.pos]), file, sha)
+        self.add_rows(RowBatch([row_of(record.event())], [record.pos]), file, sha)
 
     def add_rows(self, batch: RowBatch, file: str, sha: str) -> None:
         if self.block is not None:

@@ -26,21 +26,16 @@ class RawRecord:
     """One event, flattened to ``{field: value}`` with the system fields under canonical names.
 
     ``pos`` is the record's position in its file: the record ordinal for EVTX, the line number
-    for JSON Lines, the element number for a JSON array. A record read by the native fast path
-    carries its canonical ``row`` (:func:`dwell.ingest.normalize.row_of`) instead of ``fields``.
+    for JSON Lines, the element number for a JSON array. (Records the native fast path reads
+    come in :class:`RowBlock`.)
     """
 
-    fields: dict[str, Any] | None
+    fields: dict[str, Any]
     pos: int
-    row: tuple[Any, ...] | None = None
 
     def event(self) -> dict[str, Any]:
-        """The flattened fields (decoded from the row's JSON for a native record)."""
-        if self.fields is not None:
-            return self.fields
-        assert self.row is not None
-        fields: dict[str, Any] = orjson.loads(self.row[0])
-        return fields
+        """The flattened fields."""
+        return self.fields
 
 
 @dataclass(slots=True)

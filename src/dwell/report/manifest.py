@@ -84,7 +84,6 @@ def rules_fired(detections: pa.Table | None) -> dict[str, Any]:
             "by_level": dict(sorted(levels.items()))}
 
 
-#: ``iso_utc`` of a TIMESTAMPTZ column in SQL (the same text, whatever the session's zone)
 def _case_facts(case_dir: str, facts: Mapping[str, Any] | None) -> dict[str, Any]:
     if facts is None:
         with read_catalog(case_dir) as db:

@@ -294,19 +294,16 @@ def _file_index() -> dict[str, tuple[tuple[int, ...], str]]:
 
 
 def _read_file(name: str) -> bytes:
-    fd = os.open(name, os.O_RDONLY)  # (thousands of files: no file object for each)
+    """A file's whole content (read through a bare descriptor: thousands of rule files)."""
+    fd = os.open(name, os.O_RDONLY)
     try:
-        return _read_all(fd, os.fstat(fd).st_size)
+        size = os.fstat(fd).st_size  # (it may change while read: read to the end)
+        chunks: list[bytes] = []
+        while chunk := os.read(fd, size + 1 if not chunks else 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _read_all(fd: int, size: int) -> bytes:
-    """The whole content of an open file (``size``: its size when opened; it may change)."""
-    chunks: list[bytes] = []
-    while chunk := os.read(fd, size + 1 if not chunks else 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _select(

@@ -105,6 +105,8 @@ def list_parts(case: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
     return [(str(sha), str(name), int(count or 0)) for sha, name, count in rows]
 
 
+#: ``report.text.iso_utc`` of a TIMESTAMPTZ column in SQL (the same text, whatever the
+#: session's zone)
 _ISO_SQL = ("CASE WHEN epoch_us({c}) % 1000000 = 0 "
             "THEN strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%SZ') "
             "ELSE strftime(make_timestamp(epoch_us({c})), '%Y-%m-%dT%H:%M:%S.%fZ') END")

@@ -49,6 +49,13 @@ _DICTIONARY = [name for name in EVENT_SCHEMA.names if name not in {
 _STATISTICS = [name for name in EVENT_SCHEMA.names if name != "fields"]
 
 
+def _sync_rename(tmp: Path, final: Path) -> None:
+    """Make a finished file durable, then give it its final name (atomically)."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
 class PartWriter:
     """A Sink that writes one source's rows into Parquet parts of a case's ``events/`` folder."""
 
@@ -116,10 +123,8 @@ class PartWriter:
             return
         self._writer.close()
         self._writer = None
-        with open(self._tmp, "rb") as fh:
-            os.fsync(fh.fileno())
         final = self._tmp.name[1 : -len(TMP_SUFFIX)]
-        os.replace(self._tmp, self._dir / final)
+        _sync_rename(self._tmp, self._dir / final)
         self._tmp = None
         self._parts.append((final, self._rows_in_part))
 
@@ -174,9 +179,7 @@ class CaseWriter:
         tmp = folder / f".{name}{TMP_SUFFIX}"
         try:
             pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, folder / name)
+            _sync_rename(tmp, folder / name)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
